@@ -1,0 +1,83 @@
+"""The one module that talks SQL to the warehouse.
+
+Identifiers that come from configuration are always quoted (``psycopg.sql.Identifier``); values are always
+bound parameters. Rows are streamed: ``copy_rows`` pushes an iterator into ``COPY ... FROM STDIN`` and
+``stream`` reads through a server-side cursor, so Python memory stays flat whatever the table size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import psycopg
+from psycopg import sql
+
+from .errors import WarehouseError
+from .profiles import ConnectionSpec
+
+
+def connect(spec: ConnectionSpec, *, autocommit: bool = False, application_name: str = "rsync-braze") -> psycopg.Connection:
+    """Open a connection to the target, with a clear error (never the password) when it fails."""
+    try:
+        return psycopg.connect(
+            host=spec.host,
+            port=spec.port,
+            user=spec.user,
+            password=spec.password or None,
+            dbname=spec.dbname,
+            autocommit=autocommit,
+            connect_timeout=int(spec.extra.get("connect_timeout", 10)),
+            application_name=application_name,
+        )
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split()).replace(spec.password, "***") if spec.password else " ".join(str(exc).split())
+        hint = (
+            "Start the embedded warehouse with `rsync-braze warehouse start`."
+            if spec.host in ("127.0.0.1", "localhost") and "embedded" in spec.target
+            else "Check that the server runs and that the target's host, port and credentials are right."
+        )
+        raise WarehouseError(f"Cannot reach the warehouse {spec.describe()}: {reason}. {hint}") from None
+
+
+def ident(*parts: str) -> sql.Composable:
+    """A quoted, possibly schema-qualified identifier."""
+    return sql.Identifier(*parts)
+
+
+def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
+    conn.execute(sql.SQL("create schema if not exists {}").format(ident(schema)))
+
+
+def copy_rows(conn: psycopg.Connection, schema: str, table: str, columns: Sequence[str],
+              rows: Iterable[Sequence[object]]) -> int:
+    """Stream ``rows`` into ``schema.table`` with COPY; returns the number of rows written."""
+    statement = sql.SQL("copy {} ({}) from stdin").format(
+        ident(schema, table), sql.SQL(", ").join(ident(c) for c in columns)
+    )
+    count = 0
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def stream(conn: psycopg.Connection, query: sql.Composable | str, params: Sequence[object] | None = None,
+           *, chunk_size: int = 10_000, name: str = "rsync_braze_stream") -> Iterator[tuple]:
+    """Yield the rows of ``query`` through a server-side cursor, ``chunk_size`` at a time."""
+    with conn.cursor(name=name) as cur:
+        cur.itersize = chunk_size
+        cur.execute(query, params)
+        yield from cur
+
+
+def count_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
+    row = conn.execute(sql.SQL("select count(*) from {}").format(ident(schema, table))).fetchone()
+    return int(row[0])
+
+
+def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    row = conn.execute(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s", (schema, name)
+    ).fetchone()
+    return row is not None
