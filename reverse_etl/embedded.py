@@ -216,10 +216,12 @@ class EmbeddedWarehouse:
 
     def _pg(self, tool: str, args: list[str], user: str | None, timeout: float) -> subprocess.CompletedProcess:
         command = [str(_bin_dir() / tool), *args]
+        # Drop root's groups too: a process left in group root is refused by folders that are group-private.
+        identity = {"user": user, "group": _gid(user), "extra_groups": []} if user else {}
         try:
             return subprocess.run(
                 command,
-                user=user,
+                **identity,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -406,6 +408,12 @@ class EmbeddedWarehouse:
             "      threads: 4\n"
         )
         return path
+
+
+def _gid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
 
 
 def _env_port() -> int | None:

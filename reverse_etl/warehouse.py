@@ -71,6 +71,12 @@ def stream(conn: psycopg.Connection, query: sql.Composable | str, params: Sequen
         yield from cur
 
 
+def fetch_one(conn: psycopg.Connection, template: str, schema: str, table: str,
+              params: Sequence[object] | None = None) -> tuple | None:
+    """Run ``template`` whose one ``{}`` is the quoted relation ``schema.table``; return its first row."""
+    return conn.execute(sql.SQL(template).format(ident(schema, table)), params).fetchone()
+
+
 def count_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
     row = conn.execute(sql.SQL("select count(*) from {}").format(ident(schema, table))).fetchone()
     return int(row[0])
