@@ -30,7 +30,9 @@ def connect(spec: ConnectionSpec, *, autocommit: bool = False, application_name:
             application_name=application_name,
         )
     except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split()).replace(spec.password, "***") if spec.password else " ".join(str(exc).split())
+        reason = " ".join(str(exc).split())
+        if spec.password:
+            reason = reason.replace(spec.password, "***")
         hint = (
             "Start the embedded warehouse with `rsync-braze warehouse start`."
             if spec.host in ("127.0.0.1", "localhost") and "embedded" in spec.target
