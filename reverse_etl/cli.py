@@ -139,6 +139,11 @@ def warehouse_url(project_dir):
     click.echo(_embedded(project_dir).url())
 
 
+# Commands living in their own packages.
+from .demo_data.cli import demo_data as _demo_data_command  # noqa: E402
+cli.add_command(_demo_data_command)
+
+
 def main() -> None:
     """Console-script entry point: user errors become one clear line on stderr and an exit code."""
     try:

@@ -7,7 +7,8 @@ bound parameters. Rows are streamed: ``copy_rows`` pushes an iterator into ``COP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -89,3 +90,64 @@ def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
         "select 1 from information_schema.tables where table_schema = %s and table_name = %s", (schema, name)
     ).fetchone()
     return row is not None
+
+
+def create_table(conn: psycopg.Connection, schema: str, table: str, columns: Sequence[tuple[str, str]],
+                 *, replace: bool = False) -> None:
+    """Create ``schema.table`` from (name, SQL type) pairs; types come from code, never from configuration."""
+    if replace:
+        conn.execute(sql.SQL("drop table if exists {}").format(ident(schema, table)))
+    conn.execute(sql.SQL("create table {} ({})").format(
+        ident(schema, table),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(ident(name), sql.SQL(kind)) for name, kind in columns),
+    ))
+
+
+@contextmanager
+def copy_text(conn: psycopg.Connection, schema: str, table: str, columns: Sequence[str]) -> Iterator[Callable[[str], None]]:
+    """COPY from preformatted PostgreSQL text-format lines; yields ``write(text)``.
+
+    The caller writes whole lines: tab-separated, ``\\N`` for NULL, ``\\n``-terminated, with backslash, tab
+    and newline escaped (``copy_escape``). Skipping per-value adaptation is what makes bulk loads fast.
+    """
+    statement = sql.SQL("copy {} ({}) from stdin").format(
+        ident(schema, table), sql.SQL(", ").join(ident(c) for c in columns)
+    )
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        yield copy.write
+
+
+def copy_escape(value: str) -> str:
+    """Escape a value for COPY text format (only needed for text we did not produce ourselves)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def create_temp_like(conn: psycopg.Connection, schema: str, table: str, columns: Sequence[str], name: str) -> None:
+    """A session temporary table ``name`` with ``columns`` of ``schema.table`` (same types), dropped at commit."""
+    conn.execute(sql.SQL("create temp table {} on commit drop as select {} from {} with no data").format(
+        ident(name), sql.SQL(", ").join(ident(c) for c in columns), ident(schema, table)
+    ))
+
+
+def update_from_temp(conn: psycopg.Connection, schema: str, table: str, temp: str, keys: Sequence[str],
+                     columns: Sequence[str]) -> int:
+    """``update schema.table from temp`` on ``keys``; a NULL in ``temp`` leaves that column unchanged."""
+    statement = sql.SQL("update {target} as t set {sets} from {temp} as u where {match}").format(
+        target=ident(schema, table),
+        temp=ident(temp),
+        sets=sql.SQL(", ").join(
+            sql.SQL("{c} = coalesce(u.{c}, t.{c})").format(c=ident(c)) for c in columns
+        ),
+        match=sql.SQL(" and ").join(sql.SQL("t.{k} = u.{k}").format(k=ident(k)) for k in keys),
+    )
+    return conn.execute(statement).rowcount
+
+
+def select_all(conn: psycopg.Connection, schema: str, table: str, columns: Sequence[str]) -> list[tuple]:
+    """Every row of a small table (metadata only: big tables go through ``stream``)."""
+    statement = sql.SQL("select {} from {}").format(
+        sql.SQL(", ").join(ident(c) for c in columns), ident(schema, table)
+    )
+    return conn.execute(statement).fetchall()
