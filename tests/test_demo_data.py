@@ -194,7 +194,8 @@ def test_the_data_is_messy_the_way_real_sources_are(db, day_one):
         where c.first_name <> p.first_name and lower(c.first_name) <> lower(p.first_name)
         and array(select unnest(string_to_array(c.first_name, null)) order by 1)
           = array(select unnest(string_to_array(p.first_name, null)) order by 1)""") > 0
-    missing = {r[0] for r in db.execute(f'select coalesce(first_name, \'<null>\') from "{raw}".crm_contacts')}
+    missing = {r[0] for r in db.execute(f"""select coalesce(v, '<null>') from "{raw}".crm_contacts,
+        unnest(array[email, phone, first_name, last_name, postcode]) as v""")}
     assert {"<null>", ""} <= missing and missing & {"N/A", "-", "n/a"}
     loyalty = _one(db, f'select avg((loyalty_card is not null)::int) from "{raw}".pos_transactions')
     assert 0.45 < loyalty < 0.75

@@ -12,7 +12,7 @@ from .ids import DAY
 from .person import Person, rng
 from .shop import count, eshop_accounts, eshop_orders, pos_transactions
 
-STREAM_RECORDS, STREAM_CHANGES, STREAM_PICK = 1, 2, 3
+STREAM_CHANGES, STREAM_PICK = 2, 3
 # Share of a day's new orders and receipts dated before the previous day (late-arriving data).
 LATE_SHARE = 0.2
 
@@ -20,7 +20,7 @@ LATE_SHARE = 0.2
 def new_person(ctx: Context, person_id: int, start: int, end: int) -> None:
     """Every record of a person first seen between ``start`` and ``end`` (day 1, or a new person later)."""
     p = Person(ctx.ids, ctx.seed, person_id, start, end)
-    r = rng(ctx.seed, STREAM_RECORDS, ctx.day, person_id).random
+    r = p.random
     ctx.out.persons.append(f"{person_id}\t{p.email}\t{p.phone_e164}\t{p.first_name}\t{p.last_name}\t{p.country}\n")
     created = p.seen_at
     customer_id = None

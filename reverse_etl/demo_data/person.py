@@ -33,10 +33,11 @@ class Person:
 
     __slots__ = ("person_id", "first_name", "last_name", "email", "phone_e164", "country", "country_index",
                  "birth_date", "postcode", "city", "in_eshop", "second_account", "in_crm", "in_pos",
-                 "in_file", "in_web", "seen_at", "loyalty_card")
+                 "in_file", "in_web", "seen_at", "loyalty_card", "random")
 
     def __init__(self, ids: IdSpace, seed: int, person_id: int, start: int, end: int):
-        r = rng(seed, STREAM_PERSON, 0, person_id).random
+        # The records of the person's first day continue this same stream (one seeding per person).
+        self.random = r = rng(seed, STREAM_PERSON, 0, person_id).random
         self.person_id = person_id
         female = r() < 0.52
         pool = FIRST_NAMES_F if female else FIRST_NAMES_M

@@ -12,6 +12,9 @@ from .pools import CATEGORIES, PRODUCT_PRICES
 
 _CURRENCY = {"FR": "EUR", "BE": "EUR", "DE": "EUR", "CH": "CHF", "GB": "GBP", "US": "USD"}
 _N_PRODUCTS = len(PRODUCT_PRICES)
+# The constant part of a line, per product: product id, category; and its unit price as text.
+_PRODUCT_TEXT = tuple(f"\tP{i:04d}\t{CATEGORIES[i % len(CATEGORIES)]}\t" for i in range(_N_PRODUCTS))
+_PRICE_TEXT = tuple(f"\t{amount(price)}\n" for price in PRODUCT_PRICES)
 
 
 def count(r, mean: float) -> int:
@@ -27,8 +30,7 @@ def _lines(out_append, record_id: str, r, sign: int) -> int:
         price = PRODUCT_PRICES[product]
         quantity = 1 if r() < 0.8 else 2 + int(r() * 2)
         total += quantity * price
-        out_append(f"{record_id}\t{n}\tP{product:04d}\t{CATEGORIES[product % 10]}\t{sign * quantity}\t"
-                   f"{amount(price)}\n")
+        out_append(f"{record_id}\t{n}{_PRODUCT_TEXT[product]}{sign * quantity}{_PRICE_TEXT[product]}")
     return total * sign
 
 
