@@ -245,7 +245,10 @@ def _fingerprint(db, raw, truth):
 @pytest.mark.db
 def test_same_seed_same_rows_other_seed_other_rows(db, spec, schemas, tmp_path, day_one):
     raw1, truth1, *_ = day_one
-    raw2, truth2, _ = _generate(spec, schemas, tmp_path, seed=42)
+    # Two worker processes write the same rows (and the same files) as one.
+    raw2, truth2, summary = _generate(spec, schemas, tmp_path, seed=42, jobs=2)
+    assert Path(summary.files[0]).read_bytes() == (day_one[2] / "contacts_20261101.csv").read_bytes()
+    assert Path(summary.files[1]).read_bytes() == (day_one[2] / "web_events_20261101.jsonl").read_bytes()
     raw3, truth3, _ = _generate(spec, schemas, tmp_path, seed=43)
     same, other = _fingerprint(db, raw1, truth1), _fingerprint(db, raw2, truth2)
     assert same == other

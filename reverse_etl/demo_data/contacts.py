@@ -37,11 +37,11 @@ def file_contact(ctx: Context, p: Person, r, signed_up: int) -> None:
     spellings = COUNTRIES[p.country_index][3]
     d = ctx.clock.date(signed_up)
     signup = f"{d[8:10]}/{d[5:7]}/{d[0:4]}" if r() < 0.9 else ""
-    ctx.file_line += 1
     ctx.out.file_contacts_csv.append(
         f"{email or ''};{phone or ''};{messy.name(p.first_name, r) or ''};{messy.name(p.last_name, r) or ''};"
         f"{spellings[int(r() * len(spellings))]};{signup}\n")
-    ctx.out.record_persons.append(f"file\t{ctx.file_name}:{ctx.file_line}\t{p.person_id}\n")
+    # The line number is only known once the parts are merged: the merge writes this row's truth.
+    ctx.out.file_persons.append(f"{p.person_id}\n")
 
 
 def web_events(ctx: Context, p: Person, r, n: int, customer_id: str | None, start: int, end: int) -> None:
@@ -86,7 +86,6 @@ def _event(ctx, r, anonymous_id, customer_id, email, kind, at, country, props, p
         occurred = ctx.clock.iso(at, 2 if 4 <= month <= 10 else 1)
     else:
         occurred = ctx.clock.iso(at, 0)
-    ctx.web_line += 1
     ctx.out.web_events_jsonl.append(
         f'{{"event_id": "{event_id}", "anonymous_id": "{anonymous_id}", "customer_id": {customer_id}, '
         f'"email": {email}, "event_type": "{kind}", "occurred_at": "{occurred}", "properties": {props}}}\n')

@@ -9,7 +9,7 @@ from .ids import Clock, IdSpace
 # Buffers of preformatted COPY lines, one per destination; the writer drains them as they fill.
 BUFFERS = ("eshop_customers", "eshop_orders", "eshop_order_lines", "crm_contacts", "pos_transactions",
            "pos_transaction_lines", "record_persons", "persons", "eshop_customers_updates",
-           "crm_contacts_updates", "file_contacts_csv", "web_events_jsonl")
+           "crm_contacts_updates", "file_contacts_csv", "file_persons", "web_events_jsonl")
 
 
 class Buffers:
@@ -32,11 +32,7 @@ class Context:
     clock: Clock
     orders_per_customer: float
     stores: tuple[tuple[str, str, str], ...]  # (store_id, phone as clerks type it, currency)
-    file_name: str
-    web_file_name: str
     out: Buffers = field(default_factory=Buffers)
-    file_line: int = 1  # the CSV header is line 1
-    web_line: int = 0
 
 
 def amount(cents: int) -> str:

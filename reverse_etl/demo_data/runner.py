@@ -1,19 +1,23 @@
-"""Run one day of the generator against a warehouse: tables, one COPY stream per table, files, truth.
+"""Run one day of the generator against a warehouse: tables, streamed parts, files, truth, run record.
 
-Day 1 drops and recreates every table, then walks the persons once: each person's records are appended
-to per-table buffers that are drained into concurrent ``COPY`` streams (one connection per table, so
-PostgreSQL parses them in parallel while Python generates). Day K (K >= 2) walks only the changed persons
-and the new ones; its updates are copied into temporary tables, then applied with ``update ... from``.
-All connections commit together at the end; on any error they all roll back.
+Day 1 drops and recreates every table, then generates the persons in one part (in this process) or in
+``--jobs`` parts (one worker process each, see ``parts.py``). Day K (K >= 2) generates only the changed and
+the new persons, in this process; its updates are copied into temporary tables, then applied with
+``update ... from``. In this process, all connections commit together at the end and any error rolls them
+all back. Worker processes commit their own part: if one fails, day 1 is left without its run record, so
+day 2 refuses to run on it until day 1 is generated again.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
 import time
-from contextlib import ExitStack
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import chain
 from pathlib import Path
 
 import psycopg
@@ -21,24 +25,14 @@ import psycopg
 from .. import warehouse
 from ..errors import ConfigError, WarehouseError
 from ..profiles import ConnectionSpec
-from .context import Context
-from .days import change_person, changed_ids, day_window, new_person
-from .ids import DAY, Clock, IdSpace
+from .ids import DAY, Clock
 from .loaders import load_contacts_csv, load_web_events
+from .parts import Plan, merge_files, run_part
 from .stores import stores
-from .tables import CSV_HEADER, RAW, TRUTH, columns
+from .tables import RAW, TRUTH, columns
 
 DEFAULT_AS_OF = datetime(2026, 11, 1, tzinfo=timezone.utc)
 MAX_PEOPLE = 20_000_000
-_STREAMED = ("eshop_customers", "eshop_orders", "eshop_order_lines", "crm_contacts", "pos_transactions",
-             "pos_transaction_lines")
-# Day K updates: (table, key, columns the update may set); NULL in a row leaves the column unchanged.
-_UPDATES = {
-    "eshop_customers_updates": ("eshop_customers", ("customer_id",), ("email", "first_name", "updated_at")),
-    "crm_contacts_updates": ("crm_contacts", ("contact_id",), ("email_opt_in", "email_opt_in_at", "sms_opt_in",
-                                                              "sms_opt_in_at", "updated_at")),
-}
-_DRAIN_EVERY = 256  # persons between two drains of the buffers: bounds memory to a few MB
 
 
 @dataclass
@@ -54,6 +48,7 @@ class DemoOptions:
     truth_schema: str = "raw_truth"
     as_of: datetime | None = None
     orders_per_customer: float = 3.0
+    jobs: int | None = None  # worker processes for day 1; None: automatic
 
 
 @dataclass
@@ -73,16 +68,22 @@ def generate(spec: ConnectionSpec, options: DemoOptions, progress=None) -> DemoS
     """Generate day ``options.day`` into the warehouse; ``progress(done, total)`` is called now and then."""
     _validate(options)
     started = time.monotonic()
+    with _warehouse_errors(), warehouse.connect(spec, application_name="rsync-braze demo-data") as admin:
+        people, seed, as_of, population = _prepare(admin, options)
+        summary = DemoSummary(options.day, people, seed)
+        _run(spec, options, admin, summary, as_of, population, progress)
+    summary.seconds = round(time.monotonic() - started, 2)
+    return summary
+
+
+@contextmanager
+def _warehouse_errors():
+    """A refused statement becomes a ``WarehouseError`` with PostgreSQL's message (never row data)."""
     try:
-        with ExitStack() as connections:
-            admin = connections.enter_context(warehouse.connect(spec, application_name="rsync-braze demo-data"))
-            people, seed, as_of, population = _prepare(admin, options)
-            summary = DemoSummary(options.day, people, seed)
-            _run(spec, options, admin, connections, summary, as_of, population, progress)
-            summary.seconds = round(time.monotonic() - started, 2)
-            return summary
+        yield
     except psycopg.Error as exc:
-        message = exc.diag.message_primary if getattr(exc, "diag", None) and exc.diag.message_primary else str(exc)
+        diag = getattr(exc, "diag", None)
+        message = diag.message_primary if diag is not None and diag.message_primary else str(exc)
         raise WarehouseError(f"The warehouse refused the demo data ({type(exc).__name__}): {message}") from None
 
 
@@ -98,6 +99,8 @@ def _validate(o: DemoOptions) -> None:
     for option, name in (("--schema", o.schema), ("--truth-schema", o.truth_schema)):
         if not name or len(name.encode()) > 63:
             raise ConfigError(f"{option} must be a schema name of 1 to 63 bytes (got {name!r}).")
+    if o.jobs is not None and not 1 <= o.jobs <= 32:
+        raise ConfigError(f"--jobs must be between 1 and 32 (got {o.jobs}).")
     if o.schema == o.truth_schema:
         raise ConfigError("--schema and --truth-schema must differ: the ground truth stays apart from the data.")
 
@@ -128,86 +131,67 @@ def _prepare(admin, o: DemoOptions) -> tuple[int, int, datetime, int]:
     return people, seed, as_of, population
 
 
-def _run(spec, o: DemoOptions, admin, connections: ExitStack, summary: DemoSummary, as_of: datetime,
-         population: int, progress) -> None:
-    clock, ids = Clock(as_of), IdSpace(summary.seed, summary.people)
+def _run(spec, o: DemoOptions, admin, summary: DemoSummary, as_of: datetime, population: int, progress) -> None:
+    clock = Clock(as_of)
     delivered = clock.as_of + (o.day - 1) * DAY
     stamp = clock.compact_date(delivered)
     csv_path, jsonl_path = o.files_dir / f"contacts_{stamp}.csv", o.files_dir / f"web_events_{stamp}.jsonl"
-    store_rows = stores(summary.seed, summary.people)
-    ctx = Context(summary.seed, o.day, ids, clock, o.orders_per_customer,
-                  tuple((s[0], s[5], s[6]) for s in store_rows), csv_path.name, jsonl_path.name)
+    plan = Plan(spec, o.day, summary.people, summary.seed, as_of, o.change_rate, o.orders_per_customer, o.schema,
+                o.truth_schema, o.files_dir / f".parts_{stamp}", csv_path.name, jsonl_path.name, population,
+                _new_people(summary.people, o.change_rate) if o.day > 1 else 0)
+    shutil.rmtree(plan.parts_dir, ignore_errors=True)
+    plan.parts_dir.mkdir(parents=True)
     if o.day == 1:
+        store_rows = stores(summary.seed, summary.people)
         with warehouse.copy_text(admin, o.schema, "pos_stores", columns("pos_stores")) as write:
             write("".join("\t".join(s[:5]) + "\n" for s in store_rows))
         summary.rows["pos_stores"] = len(store_rows)
-    targets = {name: (o.schema, name) for name in _STREAMED}
-    targets.update(record_persons=(o.truth_schema, "record_persons"), persons=(o.truth_schema, "persons"))
-    o.files_dir.mkdir(parents=True, exist_ok=True)
-    update_conns = {}
-    with ExitStack() as copies:
-        writers = {}
-        for name, (schema, table) in targets.items():
-            conn = connections.enter_context(warehouse.connect(spec, application_name=f"rsync-braze demo-data {name}"))
-            writers[name] = copies.enter_context(warehouse.copy_text(conn, schema, table, columns(table)))
-        if o.day > 1:
-            for name, (table, keys, cols) in _UPDATES.items():
-                conn = update_conns[name] = connections.enter_context(warehouse.connect(spec))
-                warehouse.create_temp_like(conn, o.schema, table, keys + cols, name)
-                writers[name] = copies.enter_context(warehouse.copy_text(conn, "pg_temp", name, keys + cols))
-        csv_file = copies.enter_context(open(csv_path, "w", encoding="utf-8", newline=""))
-        csv_file.write(CSV_HEADER + "\n")
-        writers["file_contacts_csv"] = csv_file.write
-        writers["web_events_jsonl"] = copies.enter_context(open(jsonl_path, "w", encoding="utf-8")).write
-        counts = dict.fromkeys(writers, 0)
-        _walk(ctx, o, summary, population, writers, counts, progress)
-    for name, n in counts.items():
-        if name in targets:
+    jobs = _jobs(o, summary.people)
+    results = []
+    if jobs == 1:
+        with ExitStack() as connections:  # committed together, after the files and the truth are in
+            results.append(run_part(plan, 0, 0, population, connections, progress))
+            _finish(o, plan, admin, summary, jobs, csv_path, jsonl_path, clock.ts(delivered + 300), results)
+    else:
+        bounds = [population * j // jobs for j in range(jobs + 1)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_worker, plan, j, bounds[j], bounds[j + 1]) for j in range(jobs)]
+            results = [f.result() for f in futures]
+        _finish(o, plan, admin, summary, jobs, csv_path, jsonl_path, clock.ts(delivered + 300), results)
+
+
+def _worker(plan: Plan, part: int, lo: int, hi: int):
+    """Entry point of a worker process: one range of persons, its own connections, its own commit."""
+    with _warehouse_errors():
+        return run_part(plan, part, lo, hi)
+
+
+def _jobs(o: DemoOptions, people: int) -> int:
+    """Worker processes for day 1: as asked, else one per core (up to 4) from 100,000 people on."""
+    if o.day > 1:
+        return 1  # a later day is small, and its updates must commit with its inserts
+    if o.jobs is not None:
+        return o.jobs
+    return 1 if people < 100_000 else max(1, min(4, os.cpu_count() or 1))
+
+
+def _finish(o: DemoOptions, plan: Plan, admin, summary: DemoSummary, parts: int, csv_path: Path,
+            jsonl_path: Path, loaded_at: str, results) -> None:
+    """Merge and load the files, add up the counts, record the day."""
+    for rows, updated in results:
+        for name, n in rows.items():
             summary.rows[name] = summary.rows.get(name, 0) + n
-    for name, conn in update_conns.items():
-        table, keys, cols = _UPDATES[name]
-        summary.updated[table] = warehouse.update_from_temp(conn, o.schema, table, name, keys, cols)
-    loaded_at = clock.ts(delivered + 300)
+        summary.updated.update(updated)
+    merge_files(plan, parts, admin, csv_path, jsonl_path)
     summary.rows["file_contacts"] = load_contacts_csv(admin, o.schema, csv_path, loaded_at)
     summary.rows["web_events"] = load_web_events(admin, o.schema, jsonl_path, loaded_at)
+    summary.rows["record_persons"] = summary.rows.get("record_persons", 0) + summary.rows["file_contacts"]
     summary.files = [str(csv_path), str(jsonl_path)]
-    next_id = population + (_new_people(summary.people, o.change_rate) if o.day > 1 else 0)
     warehouse.copy_rows(admin, o.truth_schema, "demo_runs", columns("demo_runs"),
-                        [(o.day, summary.people, summary.seed, o.change_rate, as_of, next_id)])
+                        [(o.day, summary.people, summary.seed, o.change_rate, plan.as_of,
+                          plan.population + plan.new_people)])
 
 
 def _new_people(people: int, rate: float) -> int:
     """How many new persons a later day adds: a tenth of the changed share (none when nothing changes)."""
     return 0 if rate <= 0 else max(1, round(people * rate / 10))
-
-
-def _walk(ctx: Context, o: DemoOptions, summary: DemoSummary, population: int, writers, counts, progress) -> None:
-    """Generate the day's persons, draining the buffers into the streams every few hundred persons."""
-    start, end = day_window(ctx)
-    out = ctx.out
-    if o.day == 1:
-        people = ((new_person, pid) for pid in range(population))
-        total = population
-    else:
-        added = range(population, population + _new_people(summary.people, o.change_rate))
-        for pid in added:
-            ctx.ids.check(pid)
-        people = chain(((change_person, pid) for pid in changed_ids(ctx.seed, o.day, population, o.change_rate)),
-                       ((new_person, pid) for pid in added))
-        total = None
-    for done, (make, pid) in enumerate(people, 1):
-        make(ctx, pid, start, end)
-        if done % _DRAIN_EVERY == 0:
-            _drain(out, writers, counts)
-            if progress and done % 100_000 == 0:
-                progress(done, total)
-    _drain(out, writers, counts)
-
-
-def _drain(out, writers, counts) -> None:
-    for name, write in writers.items():
-        lines = getattr(out, name)
-        if lines:
-            write("".join(lines))
-            counts[name] += len(lines)
-            lines.clear()
