@@ -1,0 +1,352 @@
+"""The sync engine: diff a model against what Braze acknowledged, send the difference, record the outcome.
+
+One run of one sync:
+
+1. take the sync's lock (a PostgreSQL advisory lock: a second concurrent run exits with a clear message);
+2. run the diff (``diff.py``) once into a temporary table and count its actions;
+3. record invalid rows as rejections; stream new and changed rows (server-side cursor) into the Braze client,
+   sending only the fields that changed (and that the mapping's ``sync_on`` allows);
+4. as outcomes come back, commit in one transaction per batch: the snapshot rows of what Braze acknowledged,
+   rejections, and the run's counters. Rows that failed are not in the snapshot, so the next run sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from . import state
+from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
+from .braze.endpoints import DeleteRow, delete_users
+from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
+from .dbt_artifacts import DbtManifest, parse_relation
+from .diff import DiffSpec, changed_attributes, diff_query, relation
+from .errors import ConfigError, RsyncBrazeError
+from .manifest import Manifest, SyncConfig
+from .profiles import ConnectionSpec
+from .warehouse import connect
+
+log = logging.getLogger("reverse_etl.engine")
+
+NOT_BILLED = frozenset({"email_subscribe", "push_subscribe", "subscription_groups"})
+FLUSH_ROWS = 2000
+FLUSH_SECONDS = 2.0
+
+
+class SyncLocked(RsyncBrazeError):
+    """Another run of the same sync holds its lock."""
+
+    exit_code = 5
+
+
+@dataclass
+class SyncResult:
+    """What one run (or plan) of one sync did; ``counts`` keys follow ``state.COUNTERS``."""
+
+    sync: str
+    run_id: int | None = None
+    status: str = "success"
+    dry_run: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    fields_changed: dict[str, int] = field(default_factory=dict)
+    rejections: list[tuple[str | None, str | None, str]] = field(default_factory=list)
+    estimated_requests: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+class Engine:
+    """Runs and plans the syncs of a manifest against one warehouse target."""
+
+    def __init__(self, manifest: Manifest, target: ConnectionSpec, project_dir: Path,
+                 client_factory: Callable[[Destination, dict], BrazeClient] | None = None):
+        self.manifest = manifest
+        self.target = target
+        self.project_dir = project_dir
+        self.dbt = DbtManifest(project_dir)
+        self.client_factory = client_factory or (lambda dest, schema: BrazeClient(dest, schema=schema))
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _relation(self, sync: SyncConfig):
+        return self.dbt.relation(sync.model) if sync.model else parse_relation(sync.relation)
+
+    def _check_columns(self, conn: psycopg.Connection, sync: SyncConfig) -> str:
+        rel = self._relation(sync)
+        rows = conn.execute("select column_name from information_schema.columns where table_schema = %s "
+                            "and table_name = %s", (rel.schema, rel.name)).fetchall()
+        if not rows:
+            raise ConfigError(f"Sync {sync.name!r}: relation {rel} does not exist in the warehouse "
+                              f"({self.target.describe()}): run `dbt build` first, or fix `model`/`relation`.")
+        have = {r[0] for r in rows}
+        wanted = [sync.identifier_column] + [m.column for m in sync.mapping]
+        missing = [c for c in wanted if c not in have]
+        if missing:
+            raise ConfigError(f"Sync {sync.name!r}: column(s) {', '.join(missing)} not in {rel} "
+                              f"(it has {', '.join(sorted(have))}): fix the mapping or the model.")
+        return relation(rel.schema, rel.name)
+
+    def _spec(self, sync: SyncConfig, model_relation: str) -> DiffSpec:
+        dest = self.manifest.destinations[sync.destination]
+        fields = tuple((m.column, m.attribute) for m in sync.mapping)
+        required = tuple((m.column, m.attribute) for m in sync.mapping
+                         if m.attribute in dest.custom_attributes and dest.custom_attributes[m.attribute].required)
+        return DiffSpec(model_relation, relation(self.manifest.state_schema, f"snapshot__{sync.name}"),
+                        sync.identifier_column, fields, required)
+
+    def _schema(self, sync: SyncConfig) -> dict[str, AttributeSpec]:
+        dest = self.manifest.destinations[sync.destination]
+        mapped = {m.attribute for m in sync.mapping}
+        return {a.name: AttributeSpec(a.type) for a in dest.custom_attributes.values() if a.name in mapped}
+
+    def _destination(self, sync: SyncConfig) -> Destination:
+        d = self.manifest.destinations[sync.destination]
+        return Destination(endpoint=d.endpoint, api_key=d.api_key(), rate_limit=RateLimit(d.rate_limit_requests,
+                           d.rate_limit_period), objects_per_request=d.objects_per_request,
+                           legacy_per_array=d.legacy_per_array, timeout=d.timeout, workers=d.workers,
+                           allow_hosts=d.allow_hosts)
+
+    def _identifier(self, sync: SyncConfig, value: str) -> Identifier:
+        return Identifier(sync.identifier_type, value, sync.identifier_label)
+
+    def _prepare(self, conn: psycopg.Connection, sync: SyncConfig, full_refresh: bool) -> tuple[DiffSpec, dict[str, int]]:
+        """Ensure state, run the diff into a temp table on ``conn``; return the spec and counts per action."""
+        if sync.object != "user_attributes":
+            raise ConfigError(f"Sync {sync.name!r}: object {sync.object!r} is not supported by this release yet; "
+                              "user_attributes is.")
+        state.ensure_schema(conn, self.manifest.state_schema)
+        state.ensure_snapshot(conn, self.manifest.state_schema, sync.name)
+        if full_refresh:
+            state.reset_snapshot(conn, self.manifest.state_schema, sync.name)
+        spec = self._spec(sync, self._check_columns(conn, sync))
+        conn.execute("drop table if exists _rb_diff")
+        conn.execute(f"create temp table _rb_diff as {diff_query(spec, all_values=sync.mode == 'full')}")
+        counts = dict(conn.execute("select _rb_action, count(*) from _rb_diff group by 1").fetchall())
+        conn.commit()
+        return spec, {k: int(v) for k, v in counts.items()}
+
+    def _rows(self, conn: psycopg.Connection, actions: tuple[str, ...]) -> Iterator[tuple]:
+        with conn.cursor(name="rb_diff_rows") as cur:
+            cur.itersize = 5000
+            cur.execute("select * from _rb_diff where _rb_action = any(%s)", (list(actions),))
+            yield from cur
+
+    def _track_row(self, sync: SyncConfig, row: tuple, full: bool) -> tuple[TrackRow | None, list[str]]:
+        """The TrackRow to send for a diff row (None when nothing is to be sent) and the attributes in it."""
+        id_, action, _, row_hash, new_hashes, old_hashes, old_status, *values = row
+        mapping = sync.mapping
+        if action == "new" or full or old_status == "rejected":
+            wanted = [i for i, m in enumerate(mapping) if "create" in m.sync_on or (action != "new" and "update" in m.sync_on)]
+            attrs = {mapping[i].attribute: values[i] for i in wanted if values[i] is not None or action != "new"}
+        else:
+            changed = set(changed_attributes(new_hashes, old_hashes))
+            attrs = {m.attribute: values[i] for i, m in enumerate(mapping) if m.attribute in changed and "update" in m.sync_on}
+        if not attrs:
+            return None, []
+        create = any("create" in m.sync_on for m in mapping)
+        return TrackRow(key=id_, identifier=self._identifier(sync, id_), attributes=attrs, create=create), list(attrs)
+
+    # ---------------------------------------------------------------------------------------------- plan
+    def plan(self, sync: SyncConfig, full_refresh: bool = False) -> SyncResult:
+        """What a run would do, without sending anything: counts, fields changed, rejections, estimates."""
+        started = time.monotonic()
+        result = SyncResult(sync.name, dry_run=True)
+        builder = PayloadBuilder(self._schema(sync))
+        with connect(self.target) as conn:
+            _, counts = self._prepare(conn, sync, full_refresh=False)
+            if full_refresh:
+                counts = {"new": counts.get("new", 0) + counts.get("changed", 0) + counts.get("unchanged", 0),
+                          "invalid": counts.get("invalid", 0), "removed": counts.get("removed", 0)}
+            result.counts = {"created": counts.get("new", 0), "updated": counts.get("changed", 0),
+                             "unchanged": counts.get("unchanged", 0), "removed": counts.get("removed", 0),
+                             "invalid": counts.get("invalid", 0)}
+            sent = 0
+            actions = ("new", "changed", "unchanged") if (full_refresh or sync.mode == "full") else ("new", "changed")
+            for row in self._rows(conn, actions + ("invalid",)):
+                if row[1] == "invalid":
+                    if len(result.rejections) < 1000:
+                        result.rejections.append((row[0], None, row[2]))
+                    continue
+                track, attrs = self._track_row(sync, row, full=full_refresh or sync.mode == "full")
+                if track is None:
+                    continue
+                built = builder.build(track)
+                if isinstance(built, Rejection):
+                    result.add("rejected")
+                    if len(result.rejections) < 1000:
+                        result.rejections.append((row[0], None, built.reason))
+                    continue
+                sent += 1
+                for attr in attrs:
+                    result.fields_changed[attr] = result.fields_changed.get(attr, 0) + 1
+                result.add("data_points", sum(a not in NOT_BILLED for a in attrs))
+            conn.rollback()
+        if sync.on_remove == "unset":
+            sent += result.counts["removed"]
+        dest = self.manifest.destinations[sync.destination]
+        result.estimated_requests = -(-sent // dest.objects_per_request)
+        result.seconds = time.monotonic() - started
+        return result
+
+    # ----------------------------------------------------------------------------------------------- run
+    def run(self, sync: SyncConfig, full_refresh: bool = False, progress: Callable[[str], None] | None = None) -> SyncResult:
+        """Deliver what changed; state is committed batch by batch for what Braze acknowledged."""
+        started = time.monotonic()
+        schema = self.manifest.state_schema
+        result = SyncResult(sync.name)
+        destination = self._destination(sync)  # the API key is checked before any warehouse work
+        with connect(self.target, autocommit=True) as state_conn, connect(self.target) as read_conn:
+            state.ensure_schema(state_conn, schema)
+            if not state.try_lock(state_conn, sync.name):
+                raise SyncLocked(f"Sync {sync.name!r} is already running (another rsync-braze holds its lock): "
+                                 "wait for it to finish; `rsync-braze status` shows its progress.")
+            _, counts = self._prepare(read_conn, sync, full_refresh)
+            result.run_id = run_id = state.start_run(state_conn, schema, sync.name, sync.mode, False)
+            client = self.client_factory(destination, self._schema(sync))
+            recorder = _Recorder(state_conn, schema, sync.name, run_id, result)
+            try:
+                recorder.count("unchanged", counts.get("unchanged", 0) if sync.mode != "full" else 0)
+                self._deliver(sync, read_conn, client, recorder, full=full_refresh or sync.mode == "full")
+                self._removed(sync, read_conn, client, recorder)
+                recorder.flush()
+                result.counts["requests"] = client.stats.requests
+                with state_conn.transaction():
+                    state.add_counts(state_conn, schema, run_id, {"requests": client.stats.requests})
+                failed = result.counts.get("failed", 0)
+                rejected = result.counts.get("rejected", 0) + result.counts.get("invalid", 0)
+                total = sum(counts.values()) or 1
+                if failed:
+                    result.status = "partial"
+                    result.error = f"{failed} row(s) not delivered; the next run sends them again"
+                elif rejected / total > sync.max_rejected_share:
+                    result.status = "rejected_over_threshold"
+                    result.error = (f"{rejected} row(s) rejected ({rejected / total:.1%}), over max_rejected_share "
+                                    f"{sync.max_rejected_share:.1%}; see sync_rejections")
+                state.finish_run(state_conn, schema, run_id, result.status, result.error)
+            except BaseException as exc:
+                recorder.flush()
+                result.status = "failed"
+                result.error = destination.redact(str(exc))[:2000] if isinstance(exc, Exception) else "interrupted"
+                state.finish_run(state_conn, schema, run_id, result.status, result.error)
+                raise
+            finally:
+                read_conn.rollback()
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _deliver(self, sync: SyncConfig, read_conn, client: BrazeClient, recorder: _Recorder, full: bool) -> None:
+        pending: dict[str, tuple[str, dict, str, list[str]]] = {}
+
+        def rows() -> Iterator[TrackRow]:
+            actions = ("new", "changed", "unchanged", "invalid") if full else ("new", "changed", "invalid")
+            for row in self._rows(read_conn, actions):
+                id_, action, reason, row_hash, new_hashes = row[:5]
+                if action == "invalid":
+                    recorder.reject(id_, None, reason, invalid=True)
+                    continue
+                track, attrs = self._track_row(sync, row, full)
+                hashes = new_hashes or row[5] or {}
+                if track is None:  # only create-only fields changed: nothing to send, remember the new values
+                    recorder.acknowledge(id_, row_hash, hashes, "delivered", "unchanged", 0)
+                    continue
+                pending[id_] = (row_hash, hashes, "created" if action == "new" else "updated", attrs)
+                yield track
+
+        for outcome in client.track(rows()):
+            row_hash, hashes, kind, attrs = pending.pop(outcome.key)
+            if outcome.status == "delivered":
+                recorder.acknowledge(outcome.key, row_hash, hashes, "delivered", kind,
+                                     sum(a not in NOT_BILLED for a in attrs))
+                if outcome.possibly_duplicated:
+                    recorder.count("possibly_duplicated")
+            elif outcome.status == "rejected":
+                # Resending the same values cannot help: keep it out until the row changes.
+                recorder.acknowledge(outcome.key, row_hash, hashes, "rejected", None, 0)
+                recorder.reject(outcome.key, None, outcome.reason or "rejected")
+            else:
+                recorder.count("failed")
+
+    def _removed(self, sync: SyncConfig, read_conn, client: BrazeClient, recorder: _Recorder) -> None:
+        ids = (row[0] for row in self._rows(read_conn, ("removed",)))
+        if sync.on_remove == "ignore":
+            for id_ in ids:
+                recorder.acknowledge(id_, "", {}, "removed", "removed", 0)
+            return
+        if sync.on_remove == "unset":
+            attrs = [m.attribute for m in sync.mapping]
+            tracks = (TrackRow(key=i, identifier=self._identifier(sync, i), attributes=dict.fromkeys(attrs),
+                               create=False) for i in ids)
+            outcomes = client.track(tracks)
+        else:
+            outcomes = delete_users(client, (DeleteRow(i, self._identifier(sync, i)) for i in ids))
+        for outcome in outcomes:
+            if outcome.status == "delivered":
+                recorder.acknowledge(outcome.key, "", {}, "removed", "removed",
+                                     len(sync.mapping) if sync.on_remove == "unset" else 0)
+            elif outcome.status == "rejected":
+                recorder.reject(outcome.key, None, outcome.reason or "rejected")
+            else:
+                recorder.count("failed")
+
+
+class _Recorder:
+    """Buffers acknowledgements and rejections; commits them with the run counters, a batch at a time."""
+
+    def __init__(self, conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, result: SyncResult):
+        self.conn, self.schema, self.sync_name, self.run_id, self.result = conn, schema, sync_name, run_id, result
+        self.acks: list[tuple[str, str, dict, str]] = []
+        self.rejections: list[tuple[str | None, str | None, str]] = []
+        self.counts: dict[str, int] = {}
+        self.last_flush = time.monotonic()
+
+    def count(self, key: str, n: int = 1) -> None:
+        if n:
+            self.counts[key] = self.counts.get(key, 0) + n
+            self.result.add(key, n)
+
+    def acknowledge(self, id_: str, row_hash: str, hashes: dict, status: str, kind: str | None, data_points: int) -> None:
+        self.acks.append((id_, row_hash, hashes, status))
+        if kind:
+            self.count(kind)
+        self.count("data_points", data_points)
+        self._maybe_flush()
+
+    def reject(self, id_: str | None, field_name: str | None, reason: str, invalid: bool = False) -> None:
+        self.rejections.append((id_, field_name, reason))
+        self.count("invalid" if invalid else "rejected")
+        if len(self.result.rejections) < 1000:
+            self.result.rejections.append((id_, field_name, reason))
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if len(self.acks) + len(self.rejections) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not (self.acks or self.rejections or self.counts):
+            return
+        with self.conn.transaction():
+            state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
+            state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
+            state.add_counts(self.conn, self.schema, self.run_id, self.counts)
+        log.info("sync %s run %s: committed %d acknowledged, %d rejected", self.sync_name, self.run_id,
+                 len(self.acks), len(self.rejections))
+        self.acks, self.rejections, self.counts = [], [], {}
+        self.last_flush = time.monotonic()
+
+
+def select_syncs(manifest: Manifest, names: tuple[str, ...]) -> list[SyncConfig]:
+    """The syncs named (all when none), in manifest order; an unknown name is a ConfigError."""
+    unknown = [n for n in names if n not in manifest.syncs]
+    if unknown:
+        raise ConfigError(f"Unknown sync(s) {', '.join(unknown)} in {manifest.path} "
+                          f"(syncs there: {', '.join(manifest.syncs) or 'none'}).")
+    return [s for n, s in manifest.syncs.items() if not names or n in names]
+

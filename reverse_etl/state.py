@@ -1,0 +1,184 @@
+"""Sync state in the warehouse, in a schema of its own (``rsync_braze`` by default), versioned.
+
+    schema_migrations      applied versions (the schema migrates itself on first use by a newer release)
+    sync_runs              one row per run: counts, timings, status, error (never a payload or a key)
+    sync_rejections        rows not delivered, with the field and reason, per run
+    snapshot__<sync>       per row Braze acknowledged: id, row hash, per-attribute hashes, status, when
+    ledger__<sync>         per event or purchase delivered: its id, when (events are sent once)
+
+State changes only for what Braze acknowledged, in the same transaction as the run counters, committed batch
+by batch: a crash loses at most the batches in flight, which the next run sends again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+import psycopg
+from psycopg import sql
+
+from .errors import WarehouseError
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+        create table if not exists {schema}.sync_runs (
+            run_id bigserial primary key,
+            sync_name text not null,
+            status text not null,
+            mode text not null,
+            dry_run boolean not null default false,
+            started_at timestamptz not null default clock_timestamp(),
+            finished_at timestamptz,
+            created integer not null default 0,
+            updated integer not null default 0,
+            removed integer not null default 0,
+            unchanged integer not null default 0,
+            invalid integer not null default 0,
+            rejected integer not null default 0,
+            failed integer not null default 0,
+            possibly_duplicated integer not null default 0,
+            requests integer not null default 0,
+            data_points bigint not null default 0,
+            error text
+        );
+        create index if not exists sync_runs_by_sync on {schema}.sync_runs (sync_name, run_id desc);
+        create table if not exists {schema}.sync_rejections (
+            run_id bigint not null references {schema}.sync_runs (run_id) on delete cascade,
+            sync_name text not null,
+            identifier text,
+            field text,
+            reason text not null,
+            rejected_at timestamptz not null default clock_timestamp()
+        );
+        create index if not exists sync_rejections_by_sync on {schema}.sync_rejections (sync_name, run_id);
+    """),
+]
+
+SNAPSHOT_DDL = """
+    create table if not exists {table} (
+        id text primary key,
+        row_hash text not null,
+        field_hashes jsonb not null,
+        status text not null,
+        run_id bigint not null,
+        delivered_at timestamptz not null default clock_timestamp()
+    )
+"""
+
+
+def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Create or migrate the state schema (idempotent, safe against concurrent first runs)."""
+    ident = sql.Identifier(schema)
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('rsync_braze:migrations'))")
+        conn.execute(sql.SQL("create schema if not exists {}").format(ident))
+        conn.execute(sql.SQL("create table if not exists {}.schema_migrations "
+                             "(version integer primary key, applied_at timestamptz not null default now())").format(ident))
+        applied = {r[0] for r in conn.execute(sql.SQL("select version from {}.schema_migrations").format(ident))}
+        for version, ddl in MIGRATIONS:
+            if version in applied:
+                continue
+            conn.execute(sql.SQL(ddl).format(schema=ident))
+            conn.execute(sql.SQL("insert into {}.schema_migrations (version) values (%s)").format(ident), (version,))
+
+
+def snapshot_table(schema: str, sync_name: str) -> sql.Composable:
+    return sql.Identifier(schema, f"snapshot__{sync_name}")
+
+
+def ensure_snapshot(conn: psycopg.Connection, schema: str, sync_name: str) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL(SNAPSHOT_DDL).format(table=snapshot_table(schema, sync_name)))
+
+
+def reset_snapshot(conn: psycopg.Connection, schema: str, sync_name: str) -> None:
+    """--full-refresh: forget what was delivered, so every row is sent again."""
+    with conn.transaction():
+        conn.execute(sql.SQL("truncate {}").format(snapshot_table(schema, sync_name)))
+
+
+def try_lock(conn: psycopg.Connection, sync_name: str) -> bool:
+    """Session advisory lock: one run per sync at a time, released when the connection closes."""
+    return bool(conn.execute("select pg_try_advisory_lock(hashtext(%s))", (f"rsync_braze:sync:{sync_name}",)).fetchone()[0])
+
+
+def start_run(conn: psycopg.Connection, schema: str, sync_name: str, mode: str, dry_run: bool) -> int:
+    with conn.transaction():
+        # A run still marked running belongs to a process that died: say so.
+        conn.execute(sql.SQL("update {}.sync_runs set status = 'interrupted', finished_at = clock_timestamp() "
+                             "where sync_name = %s and status = 'running'").format(sql.Identifier(schema)), (sync_name,))
+        row = conn.execute(sql.SQL("insert into {}.sync_runs (sync_name, status, mode, dry_run) "
+                                   "values (%s, 'running', %s, %s) returning run_id").format(sql.Identifier(schema)),
+                           (sync_name, mode, dry_run)).fetchone()
+    return int(row[0])
+
+
+COUNTERS = ("created", "updated", "removed", "unchanged", "invalid", "rejected", "failed", "possibly_duplicated",
+            "requests", "data_points")
+
+
+def add_counts(conn: psycopg.Connection, schema: str, run_id: int, counts: dict[str, int]) -> None:
+    """Add to the run's counters (inside the caller's transaction)."""
+    items = [(k, v) for k, v in counts.items() if v and k in COUNTERS]
+    if not items:
+        return
+    sets = sql.SQL(", ").join(sql.SQL("{0} = {0} + %s").format(sql.Identifier(k)) for k, _ in items)
+    conn.execute(sql.SQL("update {}.sync_runs set {} where run_id = %s").format(sql.Identifier(schema), sets),
+                 [v for _, v in items] + [run_id])
+
+
+def finish_run(conn: psycopg.Connection, schema: str, run_id: int, status: str, error: str | None = None) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("update {}.sync_runs set status = %s, error = %s, finished_at = clock_timestamp() "
+                             "where run_id = %s").format(sql.Identifier(schema)), (status, error, run_id))
+
+
+def record_rejections(conn: psycopg.Connection, schema: str, run_id: int, sync_name: str,
+                      rows: Sequence[tuple[str | None, str | None, str]]) -> None:
+    """(identifier, field, reason) rows, inside the caller's transaction."""
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(sql.SQL("insert into {}.sync_rejections (run_id, sync_name, identifier, field, reason) "
+                                "values (%s, %s, %s, %s, %s)").format(sql.Identifier(schema)),
+                        [(run_id, sync_name, i, f, r) for i, f, r in rows])
+
+
+def upsert_snapshot(conn: psycopg.Connection, schema: str, sync_name: str, run_id: int,
+                    rows: Iterable[tuple[str, str, dict, str]]) -> int:
+    """Record (id, row_hash, field_hashes, status) rows as acknowledged, inside the caller's transaction."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    table = snapshot_table(schema, sync_name)
+    with conn.cursor() as cur:
+        cur.execute("create temp table if not exists _rb_ack (id text, row_hash text, field_hashes jsonb, status text) "
+                    "on commit delete rows")
+        with cur.copy("copy _rb_ack (id, row_hash, field_hashes, status) from stdin") as copy:
+            for id_, row_hash, hashes, status in rows:
+                copy.write_row((id_, row_hash, json.dumps(hashes), status))
+        cur.execute(sql.SQL(
+            "insert into {} (id, row_hash, field_hashes, status, run_id) "
+            "select distinct on (id) id, row_hash, field_hashes, status, %s from _rb_ack "
+            "on conflict (id) do update set row_hash = excluded.row_hash, field_hashes = excluded.field_hashes, "
+            "status = excluded.status, run_id = excluded.run_id, delivered_at = clock_timestamp()"
+        ).format(table), (run_id,))
+    return len(rows)
+
+
+def delete_from_snapshot(conn: psycopg.Connection, schema: str, sync_name: str, ids: Sequence[str]) -> None:
+    if ids:
+        conn.execute(sql.SQL("delete from {} where id = any(%s)").format(snapshot_table(schema, sync_name)), (list(ids),))
+
+
+def last_runs(conn: psycopg.Connection, schema: str, sync_name: str | None = None, limit: int = 20) -> list[dict]:
+    """The latest runs, newest first, as dicts (for status/history and tests)."""
+    try:
+        cur = conn.execute(
+            sql.SQL("select * from {}.sync_runs where (%s::text is null or sync_name = %s) "
+                    "order by run_id desc limit %s").format(sql.Identifier(schema)), (sync_name, sync_name, limit))
+    except psycopg.errors.UndefinedTable:
+        raise WarehouseError(f"No sync state in schema {schema!r} yet: run a sync first.") from None
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
