@@ -139,6 +139,143 @@ def warehouse_url(project_dir):
     click.echo(_embedded(project_dir).url())
 
 
+@cli.command("demo")
+@click.option("--project-dir", type=click.Path(file_okay=False), default=".", help=PROJECT_DIR_HELP)
+@click.option("--people", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="People in the generated sample sources.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the sample sources.")
+@click.option("--reset", is_flag=True, help="Generate the sample sources again even if they are loaded.")
+def demo(project_dir, people, seed, reset):
+    """Run the whole job on the embedded warehouse: sources, dbt build, summary.
+
+    \b
+    Example:
+      rsync-braze demo --people 20000
+    """
+    from pathlib import Path
+
+    from .demo import format_report, run_demo
+
+    report = run_demo(Path(project_dir).resolve(), people, seed, reset)
+    click.echo(format_report(report))
+
+
+# ------------------------------------------------------------------------------------------- syncs
+def _engine(project_dir, profiles_dir, profile, target, manifest_path):
+    from pathlib import Path
+
+    from .engine import Engine
+    from .manifest import load
+
+    project = Path(project_dir or ".").resolve()
+    manifest = load(manifest_path, project)  # validated completely before any I/O
+    spec = resolve_target(str(project), profiles_dir, profile, target)
+    return Engine(manifest, spec, project)
+
+
+def manifest_option(func):
+    return click.option("--manifest", "manifest_path", default=None, envvar="RSYNC_BRAZE_MANIFEST",
+                        help="Sync manifest (default: rsync_braze.yml in the project folder).")(func)
+
+
+def _print_result(result, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        click.echo(json.dumps(asdict(result), default=str))
+        return
+    c = result.counts
+    head = "plan" if result.dry_run else f"run {result.run_id}"
+    click.echo(f"{result.sync} ({head}, {result.seconds:.1f}s): {c.get('created', 0):,} created, "
+               f"{c.get('updated', 0):,} updated, {c.get('removed', 0):,} removed, {c.get('unchanged', 0):,} unchanged, "
+               f"{c.get('invalid', 0):,} invalid, {c.get('rejected', 0):,} rejected, {c.get('failed', 0):,} failed; "
+               f"{c.get('data_points', 0):,} data points"
+               + (f", {c.get('requests', 0):,} requests" if not result.dry_run else
+                  f", ~{result.estimated_requests:,} requests"))
+    if result.fields_changed:
+        click.echo("  fields: " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.fields_changed.items())))
+    for ident, fld, reason in result.rejections[:10]:
+        click.echo(f"  rejected {ident}{'.' + fld if fld else ''}: {reason}")
+    if len(result.rejections) > 10:
+        click.echo(f"  ... {len(result.rejections) - 10:,} more in {'sync_rejections' if not result.dry_run else 'the plan'}")
+    if result.error:
+        click.echo(f"  {result.status}: {result.error}")
+
+
+@cli.command("run")
+@click.argument("syncs", nargs=-1)
+@click.option("--full-refresh", is_flag=True, help="Forget what was delivered and send every row again.")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent (same as plan); send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sync on stdout.")
+@manifest_option
+@warehouse_target_options
+def run_command(syncs, full_refresh, dry_run, as_json, manifest_path, project_dir, profiles_dir, profile, target):
+    """Send each sync's changes to Braze (all syncs, or those named).
+
+    \b
+    Exit codes: 0 ok; 2 configuration; 3 warehouse; 4 rows not delivered (sent again next run);
+    5 sync already running; 6 rejected rows over the sync's max_rejected_share.
+    \b
+    Examples:
+      dbt build && rsync-braze run
+      rsync-braze run users --full-refresh
+    """
+    from .engine import select_syncs
+
+    engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
+    worst = 0
+    for sync in select_syncs(engine.manifest, syncs):
+        result = engine.plan(sync, full_refresh) if dry_run else engine.run(sync, full_refresh)
+        _print_result(result, as_json)
+        worst = max(worst, {"partial": 4, "failed": 4, "rejected_over_threshold": 6}.get(result.status, 0))
+    sys.exit(worst)
+
+
+@cli.command("plan")
+@click.argument("syncs", nargs=-1)
+@click.option("--full-refresh", is_flag=True, help="Plan a full resend.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sync on stdout.")
+@manifest_option
+@warehouse_target_options
+def plan_command(syncs, full_refresh, as_json, manifest_path, project_dir, profiles_dir, profile, target):
+    """Say what a run would do: rows per action, fields changed, rejected rows, data points and requests.
+
+    \b
+    Example:
+      rsync-braze plan users --json
+    """
+    from .engine import select_syncs
+
+    engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
+    for sync in select_syncs(engine.manifest, syncs):
+        _print_result(engine.plan(sync, full_refresh), as_json)
+
+
+@cli.command("validate")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@manifest_option
+@warehouse_target_options
+def validate_command(as_json, manifest_path, project_dir, profiles_dir, profile, target):
+    """Check the manifest, and each sync's model, columns and column types in the warehouse.
+
+    Exit 2 when anything is wrong (a CI guard for pull requests).
+    """
+    from .validate import check_sync
+    from .warehouse import connect
+
+    engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
+    with connect(engine.target) as conn:
+        checks = [check_sync(conn, engine.manifest, engine.dbt, s) for s in engine.manifest.syncs.values()]
+    if as_json:
+        click.echo(json.dumps([c.__dict__ for c in checks]))
+    else:
+        for c in checks:
+            click.echo(f"{c.sync}: {'ok' if not c.problems else 'FAILED'} ({c.relation or 'no relation'})")
+            for p in c.problems:
+                click.echo(f"  - {p}")
+    sys.exit(2 if any(c.problems for c in checks) else 0)
+
+
 # Commands living in their own packages.
 from .demo_data.cli import demo_data as _demo_data_command  # noqa: E402
 cli.add_command(_demo_data_command)

@@ -1,0 +1,99 @@
+{#- Every record that describes a person, from every source, in one shape. POS receipts and web events
+    are behaviour, not person records: they attach to persons through their keys downstream. -#}
+
+with
+
+eshop_customers as (
+
+    select * from {{ ref('stg_eshop__customers') }}
+
+),
+
+crm_contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+
+),
+
+file_contacts as (
+
+    select * from {{ ref('stg_files__contacts') }}
+
+),
+
+unioned as (
+
+    select
+        'crm' as source,
+        contact_id as record_id,
+        email,
+        phone_e164,
+        loyalty_card,
+        first_name,
+        last_name,
+        cast(null as varchar) as country_code,
+        birth_date,
+        postcode,
+        is_email_opted_in,
+        email_opt_in_at,
+        is_sms_opted_in,
+        sms_opt_in_at,
+        created_at as first_seen_at,
+        updated_at
+    from crm_contacts
+
+    union all
+
+    select
+        'eshop' as source,
+        customer_id as record_id,
+        email,
+        phone_e164,
+        cast(null as varchar) as loyalty_card,
+        first_name,
+        last_name,
+        country_code,
+        birth_date,
+        postcode,
+        cast(null as boolean) as is_email_opted_in,
+        cast(null as timestamp with time zone) as email_opt_in_at,
+        cast(null as boolean) as is_sms_opted_in,
+        cast(null as timestamp with time zone) as sms_opt_in_at,
+        created_at as first_seen_at,
+        updated_at
+    from eshop_customers
+
+    union all
+
+    select
+        'file' as source,
+        file_contact_id as record_id,
+        email,
+        phone_e164,
+        cast(null as varchar) as loyalty_card,
+        first_name,
+        last_name,
+        country_code,
+        cast(null as date) as birth_date,
+        cast(null as varchar) as postcode,
+        cast(null as boolean) as is_email_opted_in,
+        cast(null as timestamp with time zone) as email_opt_in_at,
+        cast(null as boolean) as is_sms_opted_in,
+        cast(null as timestamp with time zone) as sms_opt_in_at,
+        coalesce(cast(signed_up_on as timestamp with time zone), loaded_at) as first_seen_at,
+        loaded_at as updated_at
+    from file_contacts
+
+),
+
+final as (
+
+    select
+        source || ':' || record_id as record_key,
+        *,
+        {{ rsync_braze.source_rank('source') }} as source_rank
+    from unioned
+
+)
+
+select * from final

@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('pos', 'transaction_lines') }}
+
+),
+
+renamed as (
+
+    select
+        transaction_id || '-' || cast(line_number as varchar) as transaction_line_id,
+        transaction_id,
+        line_number,
+        product_id,
+        lower(trim(category)) as product_category,
+        quantity,
+        cast(unit_price as numeric(12, 2)) as unit_price,
+        cast(quantity * unit_price as numeric(12, 2)) as line_amount
+
+    from source
+
+)
+
+select * from renamed

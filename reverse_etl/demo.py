@@ -1,0 +1,128 @@
+"""``rsync-braze demo``: the whole job on the embedded warehouse, with a readable summary.
+
+Steps: start the embedded warehouse, generate the sample sources (first run only, or with ``--reset``), run
+``dbt build`` against the embedded target, then summarise rows per source, people after unification and
+dbt results. Each step is a real subprocess, as a pipeline would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from .embedded import EmbeddedWarehouse, project_home
+from .errors import ConfigError, RsyncBrazeError
+from .profiles import resolve
+
+RAW_TABLES = (
+    "eshop_customers", "eshop_orders", "eshop_order_lines", "crm_contacts", "pos_stores",
+    "pos_transactions", "pos_transaction_lines", "file_contacts", "web_events",
+)
+
+
+@dataclass
+class DemoReport:
+    """What the demo did, for the summary (and for tests)."""
+
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    people: int = 0
+    records: int = 0
+    multi_source_people: int = 0
+    dbt_results: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _tool(name: str) -> str:
+    """An executable of this virtualenv (dbt, rsync-braze), so the demo never picks another install."""
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else name
+
+
+def _run(step: str, command: list[str], *, cwd: Path, env: dict[str, str], echo) -> None:
+    echo(f"==> {step}: {' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command))}")
+    result = subprocess.run(command, cwd=cwd, env=env)
+    if result.returncode != 0:
+        raise RsyncBrazeError(f"The demo stopped at '{step}' (exit code {result.returncode}); see the output above.")
+
+
+def run_demo(project_dir: Path, people: int, seed: int, reset: bool, echo=click.echo) -> DemoReport:
+    """Run the demo end to end and return its report."""
+    if not (project_dir / "dbt_project.yml").exists():
+        raise ConfigError(f"{project_dir} is not a dbt project (no dbt_project.yml): run the demo from the repository root.")
+    report = DemoReport()
+    started = time.monotonic()
+    warehouse = EmbeddedWarehouse(project_home(project_dir))
+    status = warehouse.start()
+    profiles = warehouse.write_profile()
+    report.timings["warehouse"] = time.monotonic() - started
+    echo(f"==> Embedded warehouse on {status.url}")
+
+    env = dict(os.environ, DBT_PROFILES_DIR=str(profiles.parent), DBT_TARGET="embedded")
+    env.pop("RSYNC_BRAZE_SCHEMA", None)
+    spec = resolve(project_dir, str(profiles.parent), None, "embedded")
+    raw_schema = "raw"
+
+    from . import warehouse as wh
+
+    with wh.connect(spec, autocommit=True) as conn:
+        have_data = wh.relation_exists(conn, raw_schema, "eshop_customers")
+    if reset or not have_data:
+        t = time.monotonic()
+        _run("sample sources", [_tool("rsync-braze"), "demo-data", "--people", str(people), "--seed", str(seed),
+                                "--project-dir", str(project_dir), "--profiles-dir", str(profiles.parent)],
+             cwd=project_dir, env=env, echo=echo)
+        report.timings["demo-data"] = time.monotonic() - t
+    else:
+        echo("==> Sample sources already loaded (use --reset to generate them again)")
+
+    t = time.monotonic()
+    _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir)], cwd=project_dir, env=env, echo=echo)
+    report.timings["dbt build"] = time.monotonic() - t
+
+    report.dbt_results = _dbt_results(project_dir / "target" / "run_results.json")
+    with wh.connect(spec, autocommit=True) as conn:
+        for table in RAW_TABLES:
+            if wh.relation_exists(conn, raw_schema, table):
+                report.raw_rows[table] = wh.count_rows(conn, raw_schema, table)
+        marts = f"{spec.schema}_marts"
+        row = wh.fetch_one(conn, "select count(*), coalesce(sum(source_record_count), 0), "
+                                 "count(*) filter (where source_count > 1) from {}", marts, "braze_users")
+        report.people, report.records, report.multi_source_people = (int(v) for v in row)
+    report.timings["total"] = time.monotonic() - started
+    return report
+
+
+def _dbt_results(path: Path) -> dict[str, int]:
+    """Counts per resource type and status from dbt's run_results.json."""
+    try:
+        results = json.loads(path.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    counts: dict[str, int] = {}
+    for result in results:
+        kind = result["unique_id"].split(".", 1)[0]
+        key = f"{kind} {result['status']}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def format_report(report: DemoReport) -> str:
+    """The summary printed at the end of the demo."""
+    lines = ["", "rsync-braze demo summary", "========================", "Rows per source table:"]
+    width = max((len(t) for t in report.raw_rows), default=10)
+    for table, count in report.raw_rows.items():
+        lines.append(f"  {table:<{width}}  {count:>10,}")
+    lines.append("")
+    lines.append(f"People after unification: {report.people:,} (from {report.records:,} person records; "
+                 f"{report.multi_source_people:,} seen in more than one source)")
+    if report.dbt_results:
+        lines.append("dbt build: " + ", ".join(f"{v} {k}" for k, v in sorted(report.dbt_results.items())))
+    lines.append("Timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
+    return "\n".join(lines)
