@@ -20,6 +20,7 @@ from .rows import ID_KINDS, Event, Purchase, TrackRow
 from .values import Invalid
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_NONE: list = []  # shared empty list for rows without events or purchases (never mutated)
 TYPES = ("string", "integer", "float", "boolean", "time", "array", "object")
 
 
@@ -132,18 +133,16 @@ class PayloadBuilder:
                     obj["_update_existing_only"] = update_only
                 attributes.append(orjson.dumps(obj, option=JSON_OPTIONS))
             events = [orjson.dumps(_event(e, i, ident, update_only, is_alias), option=JSON_OPTIONS)
-                      for i, e in enumerate(row.events)]
+                      for i, e in enumerate(row.events)] if row.events else _NONE
             purchases = [orjson.dumps(_purchase(p, i, ident, update_only, is_alias), option=JSON_OPTIONS)
-                         for i, p in enumerate(row.purchases)]
+                         for i, p in enumerate(row.purchases)] if row.purchases else _NONE
         except Invalid as exc:
             return Rejection(row.key, str(exc))
-        if not attributes and not events and not purchases:
-            return Rejection(row.key, "nothing to send: the row has no attributes, events or purchases")
-        size = sum(map(len, attributes))
-        if events:
-            size += sum(map(len, events))
-        if purchases:
-            size += sum(map(len, purchases))
+        if events is _NONE and purchases is _NONE:  # the common case: one attributes object
+            if not attributes:
+                return Rejection(row.key, "nothing to send: the row has no attributes, events or purchases")
+            return Prepared(row.key, row.identifier.identity, attributes, _NONE, _NONE, len(attributes[0]), 1)
+        size = sum(map(len, attributes)) + sum(map(len, events)) + sum(map(len, purchases))
         count = len(attributes) + len(events) + len(purchases)
         return Prepared(row.key, row.identifier.identity, attributes, events, purchases, size, count)
 

@@ -3,6 +3,9 @@
 A :class:`TrackRow` is one user's update: an identifier, attributes, and any events and purchases to log
 for that user. It carries an opaque ``key`` (the engine's row id) that comes back on its :class:`Outcome`,
 so the engine can record exactly which rows Braze accepted.
+
+The classes are plain slotted dataclasses, not frozen ones: at 75,000 rows/s the cost of a frozen
+dataclass's ``__init__`` shows in profiles. Treat them as immutable all the same.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ FAILED = "failed"
 ID_KINDS = ("external_id", "email", "phone", "braze_id", "user_alias")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Identifier:
     """Who an object is about: exactly one of Braze's identifiers.
 
@@ -65,7 +68,7 @@ class Identifier:
         return {self.kind: self.value}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """A custom event: ``time`` is a datetime (naive means UTC) or an ISO-8601 string."""
 
@@ -75,7 +78,7 @@ class Event:
     app_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Purchase:
     """A purchase: ``currency`` is an ISO-4217 alphabetic code, ``price`` in base units, ``quantity`` 1-100."""
 
@@ -88,7 +91,7 @@ class Purchase:
     app_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrackRow:
     """One user's update for ``/users/track``.
 
@@ -105,7 +108,7 @@ class TrackRow:
     create: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """What became of one input: ``status`` is ``delivered``, ``rejected`` (Braze or the client refused it;
     resending unchanged cannot help) or ``failed`` (not delivered after the retry budget; resend next run).
