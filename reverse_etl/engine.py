@@ -25,7 +25,7 @@ from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
 from .dbt_artifacts import DbtManifest, parse_relation
-from .diff import DiffSpec, changed_attributes, diff_query, relation
+from .diff import DiffSpec, active_snapshot_count_query, changed_attributes, diff_query, relation
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
 from .profiles import ConnectionSpec
@@ -116,8 +116,8 @@ class Engine:
     def _identifier(self, sync: SyncConfig, value: str) -> Identifier:
         return Identifier(sync.identifier_type, value, sync.identifier_label)
 
-    def _prepare(self, conn: psycopg.Connection, sync: SyncConfig, full_refresh: bool) -> tuple[DiffSpec, dict[str, int]]:
-        """Ensure state, run the diff into a temp table on ``conn``; return the spec and counts per action."""
+    def _prepare(self, conn: psycopg.Connection, sync: SyncConfig, full_refresh: bool) -> DiffSpec:
+        """Ensure the state tables exist (and reset them on --full-refresh); check the model's columns."""
         if sync.object != "user_attributes":
             raise ConfigError(f"Sync {sync.name!r}: object {sync.object!r} is not supported by this release yet; "
                               "user_attributes is.")
@@ -126,21 +126,33 @@ class Engine:
         if full_refresh:
             state.reset_snapshot(conn, self.manifest.state_schema, sync.name)
         spec = self._spec(sync, self._check_columns(conn, sync))
-        conn.execute("drop table if exists _rb_diff")
-        conn.execute(f"create temp table _rb_diff as {diff_query(spec, all_values=sync.mode == 'full')}")
-        counts = dict(conn.execute("select _rb_action, count(*) from _rb_diff group by 1").fetchall())
         conn.commit()
-        return spec, {k: int(v) for k, v in counts.items()}
+        return spec
 
-    def _rows(self, conn: psycopg.Connection, actions: tuple[str, ...]) -> Iterator[tuple]:
-        with conn.cursor(name="rb_diff_rows") as cur:
+    def _diff(self, conn: psycopg.Connection, spec: DiffSpec, full: bool, counts: dict[str, int]) -> Iterator[tuple]:
+        """Stream the rows needing work (one scan of the model); fill ``counts`` per action as they pass.
+
+        ``unchanged`` is derived at the end from the snapshot's count, read in the same repeatable-read
+        transaction as the diff, so both see the same state.
+        """
+        conn.execute("set transaction isolation level repeatable read")
+        active = int(conn.execute(active_snapshot_count_query(spec)).fetchone()[0])
+        matched_invalid: set[str] = set()
+        with conn.cursor(name="rb_diff") as cur:
             cur.itersize = 5000
-            cur.execute("select * from _rb_diff where _rb_action = any(%s)", (list(actions),))
-            yield from cur
+            cur.execute(diff_query(spec, all_values=full))
+            for row in cur:
+                action = row[1]
+                counts[action] = counts.get(action, 0) + 1
+                if action == "invalid" and row[7] and row[0] is not None:
+                    matched_invalid.add(row[0])
+                yield row
+        if not full:
+            counts["unchanged"] = active - counts.get("changed", 0) - counts.get("removed", 0) - len(matched_invalid)
 
     def _track_row(self, sync: SyncConfig, row: tuple, full: bool) -> tuple[TrackRow | None, list[str]]:
         """The TrackRow to send for a diff row (None when nothing is to be sent) and the attributes in it."""
-        id_, action, _, row_hash, new_hashes, old_hashes, old_status, *values = row
+        id_, action, _, _, new_hashes, old_hashes, old_status, _, *values = row
         mapping = sync.mapping
         if action == "new" or full or old_status == "rejected":
             wanted = [i for i, m in enumerate(mapping) if "create" in m.sync_on or (action != "new" and "update" in m.sync_on)]
@@ -159,22 +171,22 @@ class Engine:
         started = time.monotonic()
         result = SyncResult(sync.name, dry_run=True)
         builder = PayloadBuilder(self._schema(sync))
+        full = full_refresh or sync.mode == "full"
+        counts: dict[str, int] = {}
+        sent = 0
         with connect(self.target) as conn:
-            _, counts = self._prepare(conn, sync, full_refresh=False)
-            if full_refresh:
-                counts = {"new": counts.get("new", 0) + counts.get("changed", 0) + counts.get("unchanged", 0),
-                          "invalid": counts.get("invalid", 0), "removed": counts.get("removed", 0)}
-            result.counts = {"created": counts.get("new", 0), "updated": counts.get("changed", 0),
-                             "unchanged": counts.get("unchanged", 0), "removed": counts.get("removed", 0),
-                             "invalid": counts.get("invalid", 0)}
-            sent = 0
-            actions = ("new", "changed", "unchanged") if (full_refresh or sync.mode == "full") else ("new", "changed")
-            for row in self._rows(conn, actions + ("invalid",)):
-                if row[1] == "invalid":
+            spec = self._prepare(conn, sync, full_refresh=False)
+            for row in self._diff(conn, spec, full, counts):
+                action = row[1]
+                if action == "invalid":
+                    result.add("invalid")
                     if len(result.rejections) < 1000:
                         result.rejections.append((row[0], None, row[2]))
                     continue
-                track, attrs = self._track_row(sync, row, full=full_refresh or sync.mode == "full")
+                if action == "removed":
+                    sent += sync.on_remove != "ignore"
+                    continue
+                track, attrs = self._track_row(sync, row, full)
                 if track is None:
                     continue
                 built = builder.build(track)
@@ -188,15 +200,17 @@ class Engine:
                     result.fields_changed[attr] = result.fields_changed.get(attr, 0) + 1
                 result.add("data_points", sum(a not in NOT_BILLED for a in attrs))
             conn.rollback()
-        if sync.on_remove == "unset":
-            sent += result.counts["removed"]
-        dest = self.manifest.destinations[sync.destination]
-        result.estimated_requests = -(-sent // dest.objects_per_request)
+        if full_refresh:  # the snapshot would be forgotten: every row is new
+            counts = {"new": counts.get("new", 0) + counts.get("changed", 0) + counts.get("unchanged", 0),
+                      "invalid": counts.get("invalid", 0), "removed": 0}
+        result.counts.update({"created": counts.get("new", 0), "updated": counts.get("changed", 0),
+                              "unchanged": counts.get("unchanged", 0), "removed": counts.get("removed", 0)})
+        result.estimated_requests = -(-sent // self.manifest.destinations[sync.destination].objects_per_request)
         result.seconds = time.monotonic() - started
         return result
 
     # ----------------------------------------------------------------------------------------------- run
-    def run(self, sync: SyncConfig, full_refresh: bool = False, progress: Callable[[str], None] | None = None) -> SyncResult:
+    def run(self, sync: SyncConfig, full_refresh: bool = False) -> SyncResult:
         """Deliver what changed; state is committed batch by batch for what Braze acknowledged."""
         started = time.monotonic()
         schema = self.manifest.state_schema
@@ -207,18 +221,19 @@ class Engine:
             if not state.try_lock(state_conn, sync.name):
                 raise SyncLocked(f"Sync {sync.name!r} is already running (another rsync-braze holds its lock): "
                                  "wait for it to finish; `rsync-braze status` shows its progress.")
-            _, counts = self._prepare(read_conn, sync, full_refresh)
+            spec = self._prepare(read_conn, sync, full_refresh)
             result.run_id = run_id = state.start_run(state_conn, schema, sync.name, sync.mode, False)
             client = self.client_factory(destination, self._schema(sync))
             recorder = _Recorder(state_conn, schema, sync.name, run_id, result)
+            counts: dict[str, int] = {}
             try:
-                recorder.count("unchanged", counts.get("unchanged", 0) if sync.mode != "full" else 0)
-                self._deliver(sync, read_conn, client, recorder, full=full_refresh or sync.mode == "full")
-                self._removed(sync, read_conn, client, recorder)
+                removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
+                                        client, recorder, full=full_refresh or sync.mode == "full")
+                read_conn.rollback()
+                self._delete(sync, removed, client, recorder)
+                recorder.count("unchanged", counts.get("unchanged", 0))
+                recorder.count("requests", client.stats.requests)
                 recorder.flush()
-                result.counts["requests"] = client.stats.requests
-                with state_conn.transaction():
-                    state.add_counts(state_conn, schema, run_id, {"requests": client.stats.requests})
                 failed = result.counts.get("failed", 0)
                 rejected = result.counts.get("rejected", 0) + result.counts.get("invalid", 0)
                 total = sum(counts.values()) or 1
@@ -236,20 +251,30 @@ class Engine:
                 result.error = destination.redact(str(exc))[:2000] if isinstance(exc, Exception) else "interrupted"
                 state.finish_run(state_conn, schema, run_id, result.status, result.error)
                 raise
-            finally:
-                read_conn.rollback()
         result.seconds = time.monotonic() - started
         return result
 
-    def _deliver(self, sync: SyncConfig, read_conn, client: BrazeClient, recorder: _Recorder, full: bool) -> None:
-        pending: dict[str, tuple[str, dict, str, list[str]]] = {}
+    def _deliver(self, sync: SyncConfig, diff: Iterator[tuple], client: BrazeClient, recorder: _Recorder,
+                 full: bool) -> list[str]:
+        """Send the diff's rows; return the removed ids still to delete (on_remove: delete)."""
+        pending: dict[str, tuple[int, dict, str, list[str]]] = {}
+        to_delete: list[str] = []
+        unset = dict.fromkeys(m.attribute for m in sync.mapping)
 
         def rows() -> Iterator[TrackRow]:
-            actions = ("new", "changed", "unchanged", "invalid") if full else ("new", "changed", "invalid")
-            for row in self._rows(read_conn, actions):
+            for row in diff:
                 id_, action, reason, row_hash, new_hashes = row[:5]
                 if action == "invalid":
                     recorder.reject(id_, None, reason, invalid=True)
+                    continue
+                if action == "removed":
+                    if sync.on_remove == "ignore":
+                        recorder.acknowledge(id_, 0, {}, "removed", "removed", 0)
+                    elif sync.on_remove == "delete":
+                        to_delete.append(id_)
+                    else:
+                        pending[id_] = (0, {}, "removed", list(unset))
+                        yield TrackRow(key=id_, identifier=self._identifier(sync, id_), attributes=unset, create=False)
                     continue
                 track, attrs = self._track_row(sync, row, full)
                 hashes = new_hashes or row[5] or {}
@@ -262,34 +287,22 @@ class Engine:
         for outcome in client.track(rows()):
             row_hash, hashes, kind, attrs = pending.pop(outcome.key)
             if outcome.status == "delivered":
-                recorder.acknowledge(outcome.key, row_hash, hashes, "delivered", kind,
-                                     sum(a not in NOT_BILLED for a in attrs))
+                recorder.acknowledge(outcome.key, row_hash, hashes, "removed" if kind == "removed" else "delivered",
+                                     kind, sum(a not in NOT_BILLED for a in attrs))
                 if outcome.possibly_duplicated:
                     recorder.count("possibly_duplicated")
             elif outcome.status == "rejected":
-                # Resending the same values cannot help: keep it out until the row changes.
-                recorder.acknowledge(outcome.key, row_hash, hashes, "rejected", None, 0)
                 recorder.reject(outcome.key, None, outcome.reason or "rejected")
+                if kind != "removed":  # resending the same values cannot help: keep it out until the row changes
+                    recorder.acknowledge(outcome.key, row_hash, hashes, "rejected", None, 0)
             else:
                 recorder.count("failed")
+        return to_delete
 
-    def _removed(self, sync: SyncConfig, read_conn, client: BrazeClient, recorder: _Recorder) -> None:
-        ids = (row[0] for row in self._rows(read_conn, ("removed",)))
-        if sync.on_remove == "ignore":
-            for id_ in ids:
-                recorder.acknowledge(id_, "", {}, "removed", "removed", 0)
-            return
-        if sync.on_remove == "unset":
-            attrs = [m.attribute for m in sync.mapping]
-            tracks = (TrackRow(key=i, identifier=self._identifier(sync, i), attributes=dict.fromkeys(attrs),
-                               create=False) for i in ids)
-            outcomes = client.track(tracks)
-        else:
-            outcomes = delete_users(client, (DeleteRow(i, self._identifier(sync, i)) for i in ids))
-        for outcome in outcomes:
+    def _delete(self, sync: SyncConfig, ids: list[str], client: BrazeClient, recorder: _Recorder) -> None:
+        for outcome in delete_users(client, (DeleteRow(i, self._identifier(sync, i)) for i in ids)):
             if outcome.status == "delivered":
-                recorder.acknowledge(outcome.key, "", {}, "removed", "removed",
-                                     len(sync.mapping) if sync.on_remove == "unset" else 0)
+                recorder.delete(outcome.key)
             elif outcome.status == "rejected":
                 recorder.reject(outcome.key, None, outcome.reason or "rejected")
             else:
@@ -301,7 +314,8 @@ class _Recorder:
 
     def __init__(self, conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, result: SyncResult):
         self.conn, self.schema, self.sync_name, self.run_id, self.result = conn, schema, sync_name, run_id, result
-        self.acks: list[tuple[str, str, dict, str]] = []
+        self.acks: list[tuple[str, int, dict, str]] = []
+        self.deleted: list[str] = []
         self.rejections: list[tuple[str | None, str | None, str]] = []
         self.counts: dict[str, int] = {}
         self.last_flush = time.monotonic()
@@ -311,7 +325,13 @@ class _Recorder:
             self.counts[key] = self.counts.get(key, 0) + n
             self.result.add(key, n)
 
-    def acknowledge(self, id_: str, row_hash: str, hashes: dict, status: str, kind: str | None, data_points: int) -> None:
+    def delete(self, id_: str) -> None:
+        """A profile Braze deleted: forget it, so it is new again if it comes back."""
+        self.deleted.append(id_)
+        self.count("removed")
+        self._maybe_flush()
+
+    def acknowledge(self, id_: str, row_hash: int, hashes: dict, status: str, kind: str | None, data_points: int) -> None:
         self.acks.append((id_, row_hash, hashes, status))
         if kind:
             self.count(kind)
@@ -330,15 +350,16 @@ class _Recorder:
             self.flush()
 
     def flush(self) -> None:
-        if not (self.acks or self.rejections or self.counts):
+        if not (self.acks or self.rejections or self.counts or self.deleted):
             return
         with self.conn.transaction():
             state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
+            state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
             state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
             state.add_counts(self.conn, self.schema, self.run_id, self.counts)
         log.info("sync %s run %s: committed %d acknowledged, %d rejected", self.sync_name, self.run_id,
                  len(self.acks), len(self.rejections))
-        self.acks, self.rejections, self.counts = [], [], {}
+        self.acks, self.rejections, self.counts, self.deleted = [], [], {}, []
         self.last_flush = time.monotonic()
 
 

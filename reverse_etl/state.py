@@ -58,7 +58,7 @@ MIGRATIONS: list[tuple[int, str]] = [
 SNAPSHOT_DDL = """
     create table if not exists {table} (
         id text primary key,
-        row_hash text not null,
+        row_hash bigint not null,
         field_hashes jsonb not null,
         status text not null,
         run_id bigint not null,
@@ -146,14 +146,14 @@ def record_rejections(conn: psycopg.Connection, schema: str, run_id: int, sync_n
 
 
 def upsert_snapshot(conn: psycopg.Connection, schema: str, sync_name: str, run_id: int,
-                    rows: Iterable[tuple[str, str, dict, str]]) -> int:
+                    rows: Iterable[tuple[str, int, dict, str]]) -> int:
     """Record (id, row_hash, field_hashes, status) rows as acknowledged, inside the caller's transaction."""
     rows = list(rows)
     if not rows:
         return 0
     table = snapshot_table(schema, sync_name)
     with conn.cursor() as cur:
-        cur.execute("create temp table if not exists _rb_ack (id text, row_hash text, field_hashes jsonb, status text) "
+        cur.execute("create temp table if not exists _rb_ack (id text, row_hash bigint, field_hashes jsonb, status text) "
                     "on commit delete rows")
         with cur.copy("copy _rb_ack (id, row_hash, field_hashes, status) from stdin") as copy:
             for id_, row_hash, hashes, status in rows:
