@@ -142,6 +142,10 @@ def test_every_table_has_the_contract_columns_and_rows(db, day_one):
         using (order_id) where l.total <> o.total_amount""") == 0
     assert _one(db, f'select count(*) from "{raw}".eshop_orders where status not in '
                     "('completed', 'refunded', 'cancelled')") == 0
+    # Day 1 is all before the as-of date (never the clock's now()).
+    for table, column in (("eshop_orders", "updated_at"), ("eshop_customers", "updated_at"),
+                          ("crm_contacts", "updated_at"), ("pos_transactions", "transacted_at")):
+        assert str(_one(db, f'select max({column}) from "{raw}"."{table}"')) < "2026-11-01", table
     currencies = {r[0] for r in db.execute(f'select distinct currency from "{raw}".eshop_orders')}
     assert "EUR" in currencies and len(currencies) >= 3
 
@@ -185,8 +189,10 @@ def test_the_data_is_messy_the_way_real_sources_are(db, day_one):
         'no-reply@shop.example', 'client@magasin.fr') group by lower(btrim(c.email))) s""") >= 2
     # A store's own phone typed on many receipts of different persons.
     assert _one(db, f"""select max(n) from (select count(distinct t.person_id) as n
-        from "{raw}".pos_transactions x join "{raw}".pos_stores s on replace(x.phone, ' ', '') = replace(s.phone, ' ', '')
-        join "{truth}".record_persons t on t.source = 'pos' and t.record_id = x.transaction_id group by s.store_id) m""") >= 5
+        from "{raw}".pos_transactions x
+        join "{raw}".pos_stores s on replace(x.phone, ' ', '') = replace(s.phone, ' ', '')
+        join "{truth}".record_persons t on t.source = 'pos' and t.record_id = x.transaction_id
+        group by s.store_id) m""") >= 5
     # Typos: a name whose letters are those of the true name, in another order.
     assert _one(db, f"""select count(*) from "{raw}".eshop_customers c
         join "{truth}".record_persons t on t.source = 'eshop' and t.record_id = c.customer_id

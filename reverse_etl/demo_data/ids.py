@@ -75,7 +75,8 @@ class Clock:
             as_of = as_of.replace(tzinfo=timezone.utc)
         self.as_of = int(as_of.timestamp())
         self._first = self.as_of // DAY - 4 * 366
-        self._days = [(date(1970, 1, 1) + timedelta(days=d)).isoformat() for d in range(self._first, self._first + 7 * 366)]
+        epoch = date(1970, 1, 1)
+        self._days = [(epoch + timedelta(days=d)).isoformat() for d in range(self._first, self._first + 7 * 366)]
         self._hms = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
         self._hms_utc = [f" {t}+00" for t in self._hms]
         self._other_days: dict[int, str] = {}  # birth dates and other days outside the window

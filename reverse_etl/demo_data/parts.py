@@ -80,7 +80,8 @@ def run_part(plan: Plan, part: int, lo: int, hi: int, connections: ExitStack | N
     with ExitStack() as copies:
         writers = {}
         for name, (schema, table) in targets.items():
-            conn = connections.enter_context(warehouse.connect(plan.spec, application_name=f"rsync-braze demo-data {name}"))
+            conn = connections.enter_context(
+                warehouse.connect(plan.spec, application_name=f"rsync-braze demo-data {name}"))
             writers[name] = copies.enter_context(warehouse.copy_text(conn, schema, table, columns(table)))
         if plan.day > 1:
             for name, (table, keys, cols) in UPDATES.items():

@@ -73,12 +73,15 @@ def eshop_orders(ctx: Context, p: Person, r, customer_ids: list[str], n: int, st
     for k in range(n):
         order_id = ids.order_id(ctx.day, p.person_id, k)
         customer_id = customer_ids[-1] if len(customer_ids) > 1 and r() < 0.3 else customer_ids[0]
+        arrived = None
         if late and r() < late:
+            # Synced late by the shop: an old order date, but written (updated_at) during the day.
             at = start - int((0.05 + r()) * 7 * DAY)
+            arrived = start + int(r() * (end - start))
         else:
             at = start + int(r() * (end - start))
         x = r()
-        status, updated = "completed", at + int(r() * 3600)
+        status, updated = "completed", arrived or at + int(r() * 3600)
         if x < 0.06:
             status, updated = "refunded", at + int((1 + r() * 20) * DAY)
         elif x < 0.10:
@@ -86,7 +89,7 @@ def eshop_orders(ctx: Context, p: Person, r, customer_ids: list[str], n: int, st
         cur = currency if r() < 0.9 else "EUR"
         total = _lines(out.eshop_order_lines.append, order_id, r, 1)
         out.eshop_orders.append(f"{order_id}\t{customer_id}\t{clock.ts(at)}\t{status}\t{cur}\t{amount(total)}\t"
-                                f"{clock.ts(min(updated, end + DAY))}\n")
+                                f"{clock.ts(min(updated, end - 1))}\n")
 
 
 def pos_transactions(ctx: Context, p: Person, r, n: int, start: int, end: int, late: float = 0.0) -> None:
