@@ -8,7 +8,7 @@ from math import log
 
 from .contacts import crm_contact, file_contact, web_events
 from .context import Context
-from .ids import DAY
+from .ids import DAY, SLOTS
 from .person import Person, rng
 from .shop import count, eshop_accounts, eshop_orders, pos_transactions
 
@@ -27,7 +27,8 @@ def new_person(ctx: Context, person_id: int, start: int, end: int) -> None:
     if p.in_eshop:
         customer_ids = eshop_accounts(ctx, p, r, created, end)
         customer_id = customer_ids[0]
-        eshop_orders(ctx, p, r, customer_ids, count(r, ctx.orders_per_customer), created, end)
+        # Capped by the id slots per person and day (999; only the far tail of a high average reaches it).
+        eshop_orders(ctx, p, r, customer_ids, min(count(r, ctx.orders_per_customer), SLOTS - 1), created, end)
     if p.in_crm:
         crm_contact(ctx, p, r, created + int(r() * (end - created) * 0.3), end)
     if p.in_pos:

@@ -94,8 +94,8 @@ def _validate(o: DemoOptions) -> None:
         raise ConfigError(f"--day must be 1 or more (got {o.day}).")
     if not 0 <= o.change_rate <= 1:
         raise ConfigError(f"--change-rate is a share between 0 and 1 (got {o.change_rate}).")
-    if not 0 <= o.orders_per_customer <= 1000:
-        raise ConfigError(f"--orders-per-customer must be between 0 and 1000 (got {o.orders_per_customer}).")
+    if not 0 <= o.orders_per_customer <= 100:
+        raise ConfigError(f"--orders-per-customer must be between 0 and 100 (got {o.orders_per_customer}).")
     for option, name in (("--schema", o.schema), ("--truth-schema", o.truth_schema)):
         if not name or len(name.encode()) > 63:
             raise ConfigError(f"{option} must be a schema name of 1 to 63 bytes (got {name!r}).")
