@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import state
+from . import ledger, state
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
@@ -86,7 +86,11 @@ class Engine:
             raise ConfigError(f"Sync {sync.name!r}: relation {rel} does not exist in the warehouse "
                               f"({self.target.describe()}): run `dbt build` first, or fix `model`/`relation`.")
         have = {r[0] for r in rows}
-        wanted = [sync.identifier_column] + [m.column for m in sync.mapping]
+        if sync.object in ("events", "purchases"):
+            ledger.check_config(sync)
+            wanted = ledger.columns(sync)
+        else:
+            wanted = [sync.identifier_column] + [m.column for m in sync.mapping]
         missing = [c for c in wanted if c not in have]
         if missing:
             raise ConfigError(f"Sync {sync.name!r}: column(s) {', '.join(missing)} not in {rel} "
@@ -118,9 +122,9 @@ class Engine:
 
     def _prepare(self, conn: psycopg.Connection, sync: SyncConfig, full_refresh: bool) -> DiffSpec:
         """Ensure the state tables exist (and reset them on --full-refresh); check the model's columns."""
-        if sync.object != "user_attributes":
-            raise ConfigError(f"Sync {sync.name!r}: object {sync.object!r} is not supported by this release yet; "
-                              "user_attributes is.")
+        if sync.object == "subscriptions":
+            raise ConfigError(f"Sync {sync.name!r}: object 'subscriptions' is not supported by this release yet; "
+                              "user_attributes, events and purchases are.")
         state.ensure_schema(conn, self.manifest.state_schema)
         state.ensure_snapshot(conn, self.manifest.state_schema, sync.name)
         if full_refresh:
@@ -176,6 +180,8 @@ class Engine:
         sent = 0
         with connect(self.target) as conn:
             spec = self._prepare(conn, sync, full_refresh=False)
+            if sync.object in ("events", "purchases"):
+                return self._plan_events(conn, sync, spec, builder, result, started)
             for row in self._diff(conn, spec, full, counts):
                 action = row[1]
                 if action == "invalid":
@@ -209,6 +215,31 @@ class Engine:
         result.seconds = time.monotonic() - started
         return result
 
+    def _plan_events(self, conn, sync: SyncConfig, spec: DiffSpec, builder: PayloadBuilder, result: SyncResult,
+                     started: float) -> SyncResult:
+        query, delivered = self._ledger_query(conn, sync, spec)
+        app_id = self.manifest.destinations[sync.destination].app_id
+        sent = 0
+        for row in ledger.stream(conn, query):
+            reason = row[0]
+            if reason is None:
+                built = builder.build(ledger.track_row(sync, row[1:], app_id))
+                reason = built.reason if isinstance(built, Rejection) else None
+                if reason:
+                    result.add("rejected")
+            else:
+                result.add("invalid")
+            if reason:
+                if len(result.rejections) < 1000:
+                    result.rejections.append((row[1], None, reason))
+                continue
+            sent += 1
+        conn.rollback()
+        result.counts.update({"created": sent, "unchanged": delivered, "data_points": sent})
+        result.estimated_requests = -(-sent // self.manifest.destinations[sync.destination].objects_per_request)
+        result.seconds = time.monotonic() - started
+        return result
+
     # ----------------------------------------------------------------------------------------------- run
     def run(self, sync: SyncConfig, full_refresh: bool = False) -> SyncResult:
         """Deliver what changed; state is committed batch by batch for what Braze acknowledged."""
@@ -227,10 +258,13 @@ class Engine:
             recorder = _Recorder(state_conn, schema, sync.name, run_id, result)
             counts: dict[str, int] = {}
             try:
-                removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
-                                        client, recorder, full=full_refresh or sync.mode == "full")
-                read_conn.rollback()
-                self._delete(sync, removed, client, recorder)
+                if sync.object in ("events", "purchases"):
+                    self._deliver_events(sync, read_conn, spec, client, recorder, counts)
+                else:
+                    removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
+                                            client, recorder, full=full_refresh or sync.mode == "full")
+                    read_conn.rollback()
+                    self._delete(sync, removed, client, recorder)
                 recorder.count("unchanged", counts.get("unchanged", 0))
                 recorder.count("requests", client.stats.requests)
                 recorder.flush()
@@ -299,6 +333,39 @@ class Engine:
                 recorder.count("failed")
         return to_delete
 
+    def _ledger_query(self, conn: psycopg.Connection, sync: SyncConfig, spec: DiffSpec) -> tuple[str, int]:
+        ledger.ensure_ledger(conn, self.manifest.state_schema, sync.name)
+        table = relation(self.manifest.state_schema, f"ledger__{sync.name}")
+        conn.commit()
+        delivered = int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+        return ledger.ledger_query(sync, spec.model_relation, table), delivered
+
+    def _deliver_events(self, sync: SyncConfig, conn: psycopg.Connection, spec: DiffSpec, client: BrazeClient,
+                        recorder: _Recorder, counts: dict[str, int]) -> None:
+        """Send each event or purchase not yet in the ledger, once."""
+        query, delivered = self._ledger_query(conn, sync, spec)
+        conn.execute("set transaction isolation level repeatable read")
+        recorder.count("unchanged", delivered)
+        app_id = self.manifest.destinations[sync.destination].app_id
+
+        def rows() -> Iterator[TrackRow]:
+            for row in ledger.stream(conn, query):
+                counts["new"] = counts.get("new", 0) + 1
+                if row[0] is not None:
+                    recorder.reject(row[1], None, row[0], invalid=True)
+                    continue
+                yield ledger.track_row(sync, row[1:], app_id)
+
+        for outcome in client.track(rows()):
+            if outcome.status == "delivered":
+                recorder.event(outcome.key, "delivered", outcome.possibly_duplicated)
+            elif outcome.status == "rejected":
+                recorder.reject(outcome.key, None, outcome.reason or "rejected")
+                recorder.event(outcome.key, "rejected", outcome.possibly_duplicated)
+            else:
+                recorder.count("failed")
+        conn.rollback()
+
     def _delete(self, sync: SyncConfig, ids: list[str], client: BrazeClient, recorder: _Recorder) -> None:
         for outcome in delete_users(client, (DeleteRow(i, self._identifier(sync, i)) for i in ids)):
             if outcome.status == "delivered":
@@ -316,6 +383,7 @@ class _Recorder:
         self.conn, self.schema, self.sync_name, self.run_id, self.result = conn, schema, sync_name, run_id, result
         self.acks: list[tuple[str, int, dict, str]] = []
         self.deleted: list[str] = []
+        self.events: list[tuple[str, str, bool]] = []
         self.rejections: list[tuple[str | None, str | None, str]] = []
         self.counts: dict[str, int] = {}
         self.last_flush = time.monotonic()
@@ -324,6 +392,16 @@ class _Recorder:
         if n:
             self.counts[key] = self.counts.get(key, 0) + n
             self.result.add(key, n)
+
+    def event(self, event_id: str, status: str, possibly_duplicated: bool) -> None:
+        """An event or purchase Braze acknowledged (or rejected for good): it is never sent again."""
+        self.events.append((event_id, status, possibly_duplicated))
+        if status == "delivered":
+            self.count("created")
+            self.count("data_points")
+        if possibly_duplicated:
+            self.count("possibly_duplicated")
+        self._maybe_flush()
 
     def delete(self, id_: str) -> None:
         """A profile Braze deleted: forget it, so it is new again if it comes back."""
@@ -346,20 +424,21 @@ class _Recorder:
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
-        if len(self.acks) + len(self.rejections) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+        if len(self.acks) + len(self.rejections) + len(self.events) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        if not (self.acks or self.rejections or self.counts or self.deleted):
+        if not (self.acks or self.rejections or self.counts or self.deleted or self.events):
             return
         with self.conn.transaction():
+            ledger.record(self.conn, self.schema, self.sync_name, self.run_id, self.events)
             state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
             state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
             state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
             state.add_counts(self.conn, self.schema, self.run_id, self.counts)
         log.info("sync %s run %s: committed %d acknowledged, %d rejected", self.sync_name, self.run_id,
                  len(self.acks), len(self.rejections))
-        self.acks, self.rejections, self.counts, self.deleted = [], [], {}, []
+        self.acks, self.rejections, self.counts, self.deleted, self.events = [], [], {}, [], []
         self.last_flush = time.monotonic()
 
 

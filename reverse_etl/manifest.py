@@ -20,7 +20,7 @@ import yaml
 
 from .errors import ConfigError
 from .manifest_schema import (
-    ATTRIBUTE_TYPES, DESTINATION_KEYS, IDENTIFIER_TYPES, MAPPING_KEYS, STANDARD_ATTRIBUTES, SYNC_KEYS, TOP_KEYS, Key,
+    ATTRIBUTE_TYPES, DESTINATION_KEYS, EVENT_KEYS, IDENTIFIER_TYPES, MAPPING_KEYS, STANDARD_ATTRIBUTES, SYNC_KEYS, TOP_KEYS, Key,
 )
 
 DEFAULT_PATH = "rsync_braze.yml"
@@ -275,6 +275,13 @@ def _sync(body: Any, index: int, destinations: dict[str, DestinationConfig], pro
                                            "to the sync to confirm.")
     if s["object"] in ("events", "purchases") and s["on_remove"] != "ignore":
         problems.add(f"{where}.on_remove", "events and purchases are a ledger: only `ignore` applies.")
+    if s["object"] in EVENT_KEYS:
+        event = s["event"] or {}
+        missing = [k for k in EVENT_KEYS[s["object"]] if not event.get(k) and not (k == "name" and event.get("name_value"))]
+        if missing:
+            problems.add(f"{where}.event", f"an {s['object']} sync names its columns here; missing: {', '.join(missing)}.")
+        if s["mapping"]:
+            problems.add(f"{where}.mapping", f"an {s['object']} sync sends `event:` columns, not a mapping.")
     _check_schedule(s["schedule"], f"{where}.schedule", problems)
     return SyncConfig(
         name=str(name), model=s["model"], relation=s["relation"], destination=str(dest), object=s["object"],

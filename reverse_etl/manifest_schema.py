@@ -10,6 +10,8 @@ ATTRIBUTE_TYPES = ("string", "integer", "float", "boolean", "time", "array", "ob
 IDENTIFIER_TYPES = ("external_id", "email", "phone", "braze_id", "user_alias")
 OBJECTS = ("user_attributes", "events", "purchases", "subscriptions")
 SYNC_ON = ("create", "update")
+# Columns an events or purchases sync must name under `event:` (name may be a constant: name_value).
+EVENT_KEYS = {"events": ("id", "name", "time"), "purchases": ("id", "product_id", "currency", "price", "time")}
 STANDARD_ATTRIBUTES = frozenset({
     "first_name", "last_name", "home_city", "email", "phone", "country", "language", "gender", "dob",
     "time_zone", "email_subscribe", "push_subscribe", "subscription_groups", "current_location",
@@ -113,7 +115,9 @@ SYNC_KEYS = {
     "tags": Key("list", "Tags for --select tag:NAME.", default=[]),
     "max_rejected_share": Key("number", "Exit non-zero when more than this share of rows is rejected.",
                               default=0.0, minimum=0, maximum=1),
-    "event": Key("map", "For events/purchases syncs: id, name, time, properties columns.", default={}),
+    "event": Key("map", "For events syncs: columns {id, name (or name_value: a constant), time, properties: [...]}; "
+                        "for purchases: {id, product_id, currency, price, quantity, time, properties}.", default={},
+                 example="{id: order_id, name_value: order_completed, time: ordered_at, properties: [total]}"),
 }
 
 MAPPING_KEYS = {
