@@ -323,6 +323,8 @@ class Engine:
             if outcome.status == "delivered":
                 recorder.acknowledge(outcome.key, row_hash, hashes, "removed" if kind == "removed" else "delivered",
                                      kind, sum(a not in NOT_BILLED for a in attrs))
+                for attr in attrs:
+                    recorder.result.fields_changed[attr] = recorder.result.fields_changed.get(attr, 0) + 1
                 if outcome.possibly_duplicated:
                     recorder.count("possibly_duplicated")
             elif outcome.status == "rejected":
