@@ -160,3 +160,12 @@ def test_reference_covers_every_key():
     text = reference_markdown()
     for key in (*DESTINATION_KEYS, *SYNC_KEYS):
         assert f"| `{key}` |" in text
+
+
+def test_readme_reference_is_generated_from_the_schema():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("<!-- manifest-reference:start -->\n") + len("<!-- manifest-reference:start -->\n")
+    end = readme.index("<!-- manifest-reference:end -->")
+    assert readme[start:end] == reference_markdown(), "regenerate the README reference from manifest_schema.py"
