@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import orjson
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -126,7 +126,7 @@ class RequestsTransport:
         r = self._requests
         try:
             resp = self._session.post(self._endpoint + path, data=body, timeout=self._timeout)
-        except (r.exceptions.ConnectTimeout,) as exc:
+        except r.exceptions.ConnectTimeout as exc:
             raise TransportError(f"cannot connect: {type(exc).__name__}", sent=False) from None
         except r.exceptions.ReadTimeout:
             raise TransportError(f"no answer within {self._timeout[1]:g}s", sent=True) from None
