@@ -202,29 +202,54 @@ def _print_result(result, as_json: bool) -> None:
         click.echo(f"  {result.status}: {result.error}")
 
 
+def select_options(func):
+    func = click.option("--select", "-s", "selectors", multiple=True,
+                        help="Syncs to act on: NAME, tag:TAG, model:MODEL, +MODEL (downstream of MODEL).")(func)
+    return click.argument("syncs", nargs=-1)(func)
+
+
+def _selected(engine, syncs, selectors):
+    from .selection import select
+
+    return select(engine.manifest, tuple(syncs) + tuple(selectors), engine.project_dir)
+
+
 @cli.command("run")
-@click.argument("syncs", nargs=-1)
+@select_options
 @click.option("--full-refresh", is_flag=True, help="Forget what was delivered and send every row again.")
 @click.option("--dry-run", is_flag=True, help="Say what would be sent (same as plan); send nothing.")
+@click.option("--ignore-dbt-results", is_flag=True,
+              help="Sync even when dbt's last run says the model or a test on it failed (emergencies only).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sync on stdout.")
 @manifest_option
 @warehouse_target_options
-def run_command(syncs, full_refresh, dry_run, as_json, manifest_path, project_dir, profiles_dir, profile, target):
-    """Send each sync's changes to Braze (all syncs, or those named).
+def run_command(syncs, selectors, full_refresh, dry_run, ignore_dbt_results, as_json, manifest_path, project_dir,
+                profiles_dir, profile, target):
+    """Send each sync's changes to Braze (all syncs, or those selected).
 
     \b
     Exit codes: 0 ok; 2 configuration; 3 warehouse; 4 rows not delivered (sent again next run);
-    5 sync already running; 6 rejected rows over the sync's max_rejected_share.
+    5 sync already running; 6 rejected rows over the sync's max_rejected_share;
+    7 a sync skipped because dbt's last run failed on its model or a test of it.
     \b
     Examples:
       dbt build && rsync-braze run
-      rsync-braze run users --full-refresh
+      rsync-braze run --select tag:daily
+      rsync-braze run braze_users --full-refresh
     """
-    from .engine import select_syncs
+    from .selection import dbt_blockers
 
     engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
     worst = 0
-    for sync in select_syncs(engine.manifest, syncs):
+    for sync in _selected(engine, syncs, selectors):
+        blockers = [] if ignore_dbt_results else dbt_blockers(sync, engine.project_dir)
+        if blockers:
+            click.echo(f"{sync.name}: skipped, dbt's last run failed on its model: {'; '.join(blockers[:5])}. "
+                       "Fix the model, or pass --ignore-dbt-results.", err=True)
+            if as_json:
+                click.echo(json.dumps({"sync": sync.name, "status": "skipped", "reasons": blockers}))
+            worst = max(worst, 7)
+            continue
         result = engine.plan(sync, full_refresh) if dry_run else engine.run(sync, full_refresh)
         _print_result(result, as_json)
         worst = max(worst, {"partial": 4, "failed": 4, "rejected_over_threshold": 6}.get(result.status, 0))
@@ -232,22 +257,20 @@ def run_command(syncs, full_refresh, dry_run, as_json, manifest_path, project_di
 
 
 @cli.command("plan")
-@click.argument("syncs", nargs=-1)
+@select_options
 @click.option("--full-refresh", is_flag=True, help="Plan a full resend.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sync on stdout.")
 @manifest_option
 @warehouse_target_options
-def plan_command(syncs, full_refresh, as_json, manifest_path, project_dir, profiles_dir, profile, target):
+def plan_command(syncs, selectors, full_refresh, as_json, manifest_path, project_dir, profiles_dir, profile, target):
     """Say what a run would do: rows per action, fields changed, rejected rows, data points and requests.
 
     \b
     Example:
       rsync-braze plan users --json
     """
-    from .engine import select_syncs
-
     engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
-    for sync in select_syncs(engine.manifest, syncs):
+    for sync in _selected(engine, syncs, selectors):
         _print_result(engine.plan(sync, full_refresh), as_json)
 
 
@@ -274,6 +297,50 @@ def validate_command(as_json, manifest_path, project_dir, profiles_dir, profile,
             for p in c.problems:
                 click.echo(f"  - {p}")
     sys.exit(2 if any(c.problems for c in checks) else 0)
+
+
+@cli.command("status")
+@click.argument("syncs", nargs=-1)
+@click.option("--limit", type=click.IntRange(1, 1000), default=1, show_default=True, help="Runs per sync.")
+@click.option("--rejections", type=click.IntRange(0, 10000), default=0, help="Also list this many rejected rows.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@manifest_option
+@warehouse_target_options
+def status_command(syncs, limit, rejections, as_json, manifest_path, project_dir, profiles_dir, profile, target):
+    """Last runs per sync from the run log (counts, duration, status, last error); `--limit 20` for history.
+
+    \b
+    Examples:
+      rsync-braze status
+      rsync-braze status braze_users --limit 10 --rejections 20
+    """
+    from . import state
+    from .warehouse import connect
+
+    engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
+    names = syncs or tuple(engine.manifest.syncs)
+    out = []
+    with connect(engine.target) as conn:
+        for name in names:
+            runs = state.last_runs(conn, engine.manifest.state_schema, name, limit)
+            rejected = state.last_rejections(conn, engine.manifest.state_schema, name, rejections) if rejections else []
+            out.append({"sync": name, "runs": runs, "rejections": rejected})
+    if as_json:
+        click.echo(json.dumps(out, default=str))
+        return
+    for item in out:
+        if not item["runs"]:
+            click.echo(f"{item['sync']}: never run")
+        for r in item["runs"]:
+            took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+            click.echo(f"{item['sync']} run {r['run_id']} {r['status']} at {r['started_at']:%Y-%m-%d %H:%M:%S}"
+                       + (f" ({took:.1f}s)" if took is not None else "")
+                       + f": {r['created']} created, {r['updated']} updated, {r['removed']} removed, "
+                         f"{r['unchanged']} unchanged, {r['invalid'] + r['rejected']} rejected, {r['failed']} failed, "
+                         f"{r['requests']} requests, {r['data_points']} data points"
+                       + (f"; {r['error']}" if r["error"] else ""))
+        for ident, fld, reason, run_id in item["rejections"]:
+            click.echo(f"  rejected in run {run_id}: {ident}{'.' + fld if fld else ''}: {reason}")
 
 
 # Commands living in their own packages.

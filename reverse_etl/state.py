@@ -182,3 +182,10 @@ def last_runs(conn: psycopg.Connection, schema: str, sync_name: str | None = Non
         raise WarehouseError(f"No sync state in schema {schema!r} yet: run a sync first.") from None
     names = [d.name for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def last_rejections(conn: psycopg.Connection, schema: str, sync_name: str, limit: int) -> list[tuple]:
+    """The latest rejected rows of a sync: (identifier, field, reason, run_id), newest first."""
+    return conn.execute(sql.SQL("select identifier, field, reason, run_id from {}.sync_rejections where sync_name = %s "
+                                "order by run_id desc, rejected_at desc limit %s").format(sql.Identifier(schema)),
+                        (sync_name, limit)).fetchall()
