@@ -29,6 +29,8 @@ DBT = Path(sys.executable).parent / "dbt"
 PROJECT_NAME = "rsync_braze_integration_tests"
 MACROS = ("normalize_email", "normalize_phone", "normalize_name", "normalize_country")
 ALIASES = REPO / "macros" / "_private" / "_country_aliases.sql"
+# Rows a test model adds to its seed's cases (test_normalize_phone: a phone column typed as a number).
+EXTRA_ROWS = {"normalize_phone": 1}
 
 
 def _seed_rows(macro: str) -> int:
@@ -120,7 +122,7 @@ def test_integration_project_passes_on_postgres(embedded_warehouse, db, packages
             rows, distinct_actuals = db.execute(
                 f'select count(*), count(distinct actual) from "{schema}"."test_{macro}"'
             ).fetchone()
-            assert rows == _seed_rows(macro)
+            assert rows == _seed_rows(macro) + EXTRA_ROWS.get(macro, 0)
             assert distinct_actuals > 5, f"test_{macro}: actual is nearly constant"
     finally:
         db.execute(f'drop schema if exists "{schema}" cascade')
@@ -154,16 +156,21 @@ def test_equality_test_fails_on_a_wrong_expected_row(tmp_path):
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("select {{ rsync_braze.normalize_phone('phone', 'XX') }}", "default country XX is not supported"),
-        ("select {{ rsync_braze.normalize_phone('phone', 'UK') }}", "one of AT, BE, CA, CH, DE"),
-        ("select {{ rsync_braze.normalize_email(none) }}", "normalize_email(column): column must be a SQL expression"),
-        ("select {{ rsync_braze.normalize_country('') }}", "normalize_country(column): column must be a SQL expression"),
+        (
+            "select {{ rsync_braze.normalize_phone('phone', 'UK') }}",
+            ["default country UK is not supported", "one of AT, BE, CA, CH, DE, DZ, ES, FR, GB,"],
+        ),
+        (
+            "select {{ rsync_braze.normalize_email(none) }}",
+            ["normalize_email(column): column must be a SQL expression given as a non-empty string"],
+        ),
     ],
 )
 def test_bad_arguments_fail_at_compile_time(packages, tmp_path, sql, message):
     result = _dbt(["compile", "--inline", sql], tmp_path, packages=packages, **_duckdb_env(tmp_path))
     assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    for part in message:
+        assert part in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

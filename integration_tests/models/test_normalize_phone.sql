@@ -31,6 +31,20 @@ final as (
         note
     from cases
 
+),
+
+number_column as (
+
+    {#- A phone column typed as a number (as a spreadsheet import leaves it): the leading 0 is gone. -#}
+    select
+        '612345678 (bigint)' as input,
+        cast(null as {{ dbt.type_string() }}) as default_country,
+        '+33612345678' as expected,
+        {{ rsync_braze.normalize_phone('cast(612345678 as bigint)') }} as actual,
+        'number column' as note
+
 )
 
 select * from final
+union all
+select * from number_column

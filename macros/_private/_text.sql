@@ -3,9 +3,19 @@
 {#- The characters that count as white space in pasted data: space, tab, line feed, carriage return,
     no-break space, narrow no-break space (French typography), thin space, then zero-width space and the
     byte-order mark a CSV export often leaves at the start of its first value. Written as Jinja escapes,
-    the compiled SQL holds the characters themselves, which every warehouse accepts in a string literal. -#}
-{% macro _whitespace_chars() -%}
+    the compiled SQL holds the characters themselves, inside a string literal. -#}
+{% macro _whitespace_chars() %}
+    {{ return(adapter.dispatch('_whitespace_chars', 'rsync_braze')()) }}
+{% endmacro %}
+
+{% macro default___whitespace_chars() -%}
     {{ return(" \t\n\r\u00a0\u202f\u2009\u200b\ufeff") }}
+{%- endmacro %}
+
+{#- A BigQuery string literal in single quotes cannot hold a line break: use its escapes instead
+    (untested here: no BigQuery project in this project's CI). -#}
+{% macro bigquery___whitespace_chars() -%}
+    {{ return(" \\t\\n\\r\\u00a0\\u202f\\u2009\\u200b\\ufeff") }}
 {%- endmacro %}
 
 {#- How many of _whitespace_chars() are visible spaces (the rest are invisible and are simply deleted). -#}

@@ -54,7 +54,8 @@
 
 {#- Databricks' initcap splits on spaces only: same split-and-join as DuckDB, in Spark SQL
     (untested here: no Databricks workspace in this project's CI). chr(39) is the apostrophe, which a
-    Spark SQL string literal cannot hold as ''. -#}
+    Spark SQL string literal cannot hold as ''; the hyphen comes last in the
+    brackets, where it is not a range. -#}
 {% macro databricks___title_case(value) -%}
-    array_join(transform(regexp_extract_all({{ value }}, concat('([^ -', chr(39), ']+|[ -', chr(39), '])'), 1), part -> concat(upper(substr(part, 1, 1)), lower(substr(part, 2)))), '')
+    array_join(transform(regexp_extract_all({{ value }}, concat('([^ ', chr(39), '-]+|[ ', chr(39), '-])'), 1), part -> concat(upper(substr(part, 1, 1)), lower(substr(part, 2)))), '')
 {%- endmacro %}

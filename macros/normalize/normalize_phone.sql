@@ -21,7 +21,9 @@
     {%- set countries = rsync_braze._phone_countries() -%}
     {%- set home = countries[country] -%}
     {%- set separators = rsync_braze._whitespace_chars() ~ "./()-" -%}
-    {%- set cleaned = "translate(replace(" ~ column ~ ", '(0)', ''), '" ~ separators ~ "', '')" -%}
+    {#- The cast lets a number column in; a number that lost its leading 0 reads as a national one without trunk. -#}
+    {%- set text = "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")" -%}
+    {%- set cleaned = "translate(replace(" ~ text ~ ", '(0)', ''), '" ~ separators ~ "', '')" -%}
     case
         when not {{ rsync_braze._regex_matches(cleaned, '^([+]|00)?[0-9]+$') }} then null
         when {{ cleaned }} like '+%' then {{ rsync_braze._phone_international(cleaned, countries) }}
