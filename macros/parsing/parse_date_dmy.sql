@@ -10,7 +10,7 @@
     {%- set d = "cast(split_part(" ~ value ~ ", '/', 1) as integer)" -%}
     {%- set m = "cast(split_part(" ~ value ~ ", '/', 2) as integer)" -%}
     {%- set y = "cast(split_part(" ~ value ~ ", '/', 3) as integer)" -%}
-    case when {{ rsync_braze._date_dmy_matches(value, '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$') }} then
+    case when {{ rsync_braze._regex_matches(value, '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$') }} then
         case when {{ m }} between 1 and 12 and {{ y }} between 1 and 9999 then
             case when {{ d }} between 1 and {{ rsync_braze._date_days_in_month(y, m) }}
                 then make_date({{ y }}, {{ m }}, {{ d }})
@@ -25,22 +25,4 @@
 
 {% macro default___date_days_in_month(year, month) %}
     cast(extract(day from (make_date({{ year }}, {{ month }}, 1) + interval '1 month' - interval '1 day')) as integer)
-{% endmacro %}
-
-{% macro _date_dmy_matches(value, pattern) %}
-    {{ return(adapter.dispatch('_date_dmy_matches', 'rsync_braze')(value, pattern)) }}
-{% endmacro %}
-
-{% macro default___date_dmy_matches(value, pattern) %}
-    regexp_like({{ value }}, '{{ pattern }}')
-{% endmacro %}
-
-{#- PostgreSQL has regexp_like only from version 15; the ~ operator works on every version. -#}
-{% macro postgres___date_dmy_matches(value, pattern) %}
-    ({{ value }} ~ '{{ pattern }}')
-{% endmacro %}
-
-{#- DuckDB names it regexp_matches. -#}
-{% macro duckdb___date_dmy_matches(value, pattern) %}
-    regexp_matches({{ value }}, '{{ pattern }}')
 {% endmacro %}
