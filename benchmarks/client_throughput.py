@@ -8,6 +8,8 @@ Scenarios (each prints one JSON line; ``--scenario all`` runs them in turn):
   parsing), to show the client's own ceiling when the server is not the bottleneck.
 - ``limited``: the emulator limited to ``--limit`` requests per ``--period`` s, the client configured the
   same; reports the achieved rate as a share of the limit, and 429s (target: >= 95 %, zero).
+- ``limited_sink``: the same against the do-nothing server counting requests in fixed windows and
+  answering 429 past the limit (no emulator needed).
 - ``faults``: 20 % injected 5xx and dropped connections; checks that every row ends delivered or
   reported, and that every delivered row is in the emulator.
 
@@ -54,8 +56,32 @@ _REPLY = (b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Le
           b"X-RateLimit-Remaining: 100000\r\n\r\n{\"message\":\"success\"}")
 
 
-def _sink(port_queue) -> None:
+def _sink(port_queue, limit=None, period=1.0) -> None:
+    """Answer 201 to every request; with ``limit``, count requests in fixed windows of ``period`` seconds
+    (aligned to the epoch, like an epoch X-RateLimit-Reset) and answer 429 past the limit."""
     import asyncio
+    import math
+
+    state = {"window": None, "count": 0, "rejected": 0}
+
+    def reply() -> bytes:
+        if limit is None:
+            return _REPLY
+        now = time.time()
+        window = math.floor(now / period)
+        if window != state["window"]:
+            state["window"], state["count"] = window, 0
+        state["count"] += 1
+        reset = (window + 1) * period
+        if state["count"] > limit:
+            state["rejected"] += 1
+            wait = max(1, math.ceil(reset - now))
+            return (b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n"
+                    b"X-Ratelimit-Retry-After: %d\r\n\r\n" % wait)
+        body = b'{"message":"success"}'
+        return (b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                b"X-RateLimit-Limit: %d\r\nX-RateLimit-Remaining: %d\r\nX-RateLimit-Reset: %d\r\n\r\n%s"
+                % (len(body), limit, limit - state["count"], int(reset), body))
 
     class Sink(asyncio.Protocol):
         def connection_made(self, transport):
@@ -68,13 +94,19 @@ def _sink(port_queue) -> None:
                 if head_end < 0:
                     return
                 head = self.buf[:head_end].lower()
+                if head.startswith(b"get /stats"):
+                    self.buf = self.buf[head_end + 4:]
+                    body = json.dumps(state).encode()
+                    self.t.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                    continue
                 at = head.find(b"content-length:")
-                length = int(head[at + 15:head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) if at >= 0 else 0
+                line_end = head.find(b"\r\n", at)
+                length = int(head[at + 15:line_end if line_end > 0 else None]) if at >= 0 else 0
                 end = head_end + 4 + length
                 if len(self.buf) < end:
                     return
                 self.buf = self.buf[end:]
-                self.t.write(_REPLY)
+                self.t.write(reply())
 
     async def main():
         server = await asyncio.get_running_loop().create_server(Sink, "127.0.0.1", 0)
@@ -84,9 +116,9 @@ def _sink(port_queue) -> None:
     asyncio.run(main())
 
 
-def start_sink():
+def start_sink(limit=None, period=1.0):
     q = multiprocessing.Queue()
-    proc = multiprocessing.Process(target=_sink, args=(q,), daemon=True)
+    proc = multiprocessing.Process(target=_sink, args=(q, limit, period), daemon=True)
     proc.start()
     return proc, f"http://127.0.0.1:{q.get(timeout=10)}"
 
@@ -159,6 +191,20 @@ def scenario_limited(args) -> dict:
             "emulator_rate_limited": counters.get("rate_limited")} | result
 
 
+def scenario_limited_sink(args) -> dict:
+    """The configured-limit check against the sink's strict fixed-window counter (no emulator needed)."""
+    n = int(args.limit / args.period * args.seconds * 75)
+    proc, url = start_sink(args.limit, args.period)
+    try:
+        result = deliver(url, n, transport=args.transport, workers=args.workers, limit=(args.limit, args.period))
+        server = _get(url + "/stats")
+    finally:
+        proc.terminate()
+    achieved = result["requests"] / result["wall_s"] * args.period
+    return {"scenario": "limited_sink", "limit": f"{args.limit} per {args.period:g}s",
+            "achieved_share_of_limit": round(achieved / args.limit, 3), "server_429s": server["rejected"]} | result
+
+
 def scenario_faults(args) -> dict:
     n = args.fault_rows
     with emulator(rate_limit_requests=None) as h:
@@ -179,7 +225,7 @@ def scenario_faults(args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", choices=("sink", "ceiling", "limited", "faults", "all"), default="all")
+    p.add_argument("--scenario", choices=("sink", "ceiling", "limited", "limited_sink", "faults", "all"), default="all")
     p.add_argument("--rows", type=int, default=300_000)
     p.add_argument("--fault-rows", type=int, default=30_000)
     p.add_argument("--transport", choices=("http", "requests"), default="http")

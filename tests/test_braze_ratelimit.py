@@ -99,3 +99,12 @@ def test_limiter_is_shared_per_endpoint_key_and_group():
     tighter = shared_limiter("https://rest.iad-01.braze.com", "k1", "track", 600, 3.0)
     assert tighter is a and a.requests == 600  # a stricter sync tightens the shared budget
     forget_limiters()
+
+
+def test_no_pause_when_the_pace_would_not_spend_what_is_left_before_the_reset():
+    rl, clock = limiter(50, 1.0, reserve=4)
+    rl.acquire()
+    rl.observe(remaining=2, reset=0.03)  # end of the window: 0.03 s at ~48/s is about 1.5 requests
+    before = clock.now
+    rl.acquire()
+    assert rl.paused == 0 and clock.now - before < 0.03

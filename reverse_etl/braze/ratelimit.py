@@ -5,7 +5,8 @@ stronger property: **any** interval of ``period`` seconds holds at most ``reques
 GCRA (virtual-scheduling token bucket) with a small burst and a rate kept just under the limit, so
 network jitter cannot push a window over. It adapts to what Braze says:
 
-- ``X-RateLimit-Remaining`` near zero: pause every worker until ``X-RateLimit-Reset`` (epoch or seconds);
+- ``X-RateLimit-Remaining`` near zero while the reset is further away than our pace would need to spend
+  it (someone else uses the same budget): pause every worker until ``X-RateLimit-Reset`` (epoch or seconds);
 - 429: pause until its retry-after, and lower the rate; the rate climbs back after a quiet period.
 """
 
@@ -68,7 +69,9 @@ class RateLimiter:
         if remaining is None or reset is None or remaining > self.reserve:
             return
         delay = self._delay_until_reset(reset)
-        if delay > 0:
+        # Pause only if our own pace would spend what is left before the reset: near the end of a window
+        # the few requests left are exactly what the pacing will use, and pausing would waste them.
+        if delay > 0 and delay * self.rate > max(remaining, 0) + 1:
             with self._lock:
                 self._pause_until = max(self._pause_until, self._clock() + min(delay, MAX_PAUSE))
                 self.paused += 1
