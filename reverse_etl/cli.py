@@ -345,7 +345,10 @@ def status_command(syncs, limit, rejections, as_json, manifest_path, project_dir
 
 # Commands living in their own packages.
 from .demo_data.cli import demo_data as _demo_data_command  # noqa: E402
+from .emulator.cli import emulator as _emulator_command  # noqa: E402
+
 cli.add_command(_demo_data_command)
+cli.add_command(_emulator_command)
 
 
 def main() -> None:
