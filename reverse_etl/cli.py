@@ -12,6 +12,7 @@ import sys
 import time
 
 import click
+import psycopg
 
 from . import __version__
 from .errors import RsyncBrazeError
@@ -358,6 +359,11 @@ def main() -> None:
     except RsyncBrazeError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except psycopg.Error as exc:
+        # A statement the warehouse refused mid-command: one line, the warehouse's own words, exit 3.
+        message = " ".join(str(exc).split())
+        click.echo(f"Error: the warehouse refused a statement ({type(exc).__name__}): {message}", err=True)
+        sys.exit(3)
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -1,8 +1,10 @@
-"""``rsync-braze demo``: the whole job on the embedded warehouse, with a readable summary.
+"""``rsync-braze demo``: the whole job on the embedded warehouse and the local Braze emulator.
 
-Steps: start the embedded warehouse, generate the sample sources (first run only, or with ``--reset``), run
-``dbt build`` against the embedded target, then summarise rows per source, people after unification and
-dbt results. Each step is a real subprocess, as a pipeline would run it.
+Steps: start the embedded warehouse; generate the sample sources (first run only, or with ``--reset``);
+``dbt build``; sync ``braze_users`` to the local Braze emulator (``rsync-braze run``); then apply the next
+day of changes to the sources, ``dbt build`` again and sync again, which sends only what changed. Each step
+is a real subprocess, as a pipeline would run it; the emulator keeps its profiles in
+``.rsync-braze/emulator-state.json`` so a second ``make demo`` continues where the first stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ RAW_TABLES = (
 )
 
 
+DEMO_API_KEY = "rsync-braze-demo-key"
+
+
 @dataclass
 class DemoReport:
     """What the demo did, for the summary (and for tests)."""
@@ -36,6 +41,8 @@ class DemoReport:
     records: int = 0
     multi_source_people: int = 0
     dbt_results: dict[str, int] = field(default_factory=dict)
+    syncs: list[tuple[str, dict]] = field(default_factory=list)
+    emulator: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -50,6 +57,28 @@ def _run(step: str, command: list[str], *, cwd: Path, env: dict[str, str], echo)
     result = subprocess.run(command, cwd=cwd, env=env)
     if result.returncode != 0:
         raise RsyncBrazeError(f"The demo stopped at '{step}' (exit code {result.returncode}); see the output above.")
+
+
+def _sync(label: str, project_dir: Path, env: dict[str, str], report: DemoReport, echo) -> None:
+    echo(f"==> {label}: rsync-braze run")
+    result = subprocess.run([_tool("rsync-braze"), "run", "--json", "--project-dir", str(project_dir)],
+                            cwd=project_dir, env=env, capture_output=True, text=True)
+    if result.stderr:
+        echo(result.stderr.rstrip())
+    if result.returncode not in (0, 6):  # 6: some rows rejected, which the sample data means to show
+        raise RsyncBrazeError(f"The demo stopped at '{label}' (exit code {result.returncode}).")
+    for line in result.stdout.splitlines():
+        data = json.loads(line)
+        report.syncs.append((label, data))
+
+
+def _next_day(conn, truth_schema: str = "raw_truth") -> int:
+    from . import warehouse as wh
+
+    if not wh.relation_exists(conn, truth_schema, "demo_runs"):
+        return 1
+    row = wh.fetch_one(conn, "select coalesce(max(day), 0) from {}", truth_schema, "demo_runs")
+    return int(row[0]) + 1
 
 
 def run_demo(project_dir: Path, people: int, seed: int, reset: bool, echo=click.echo) -> DemoReport:
@@ -85,8 +114,28 @@ def run_demo(project_dir: Path, people: int, seed: int, reset: bool, echo=click.
     t = time.monotonic()
     _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir)], cwd=project_dir, env=env, echo=echo)
     report.timings["dbt build"] = time.monotonic() - t
-
     report.dbt_results = _dbt_results(project_dir / "target" / "run_results.json")
+
+    from .emulator import EmulatorConfig, start_emulator
+
+    state_file = project_home(project_dir) / "emulator-state.json"
+    with start_emulator(EmulatorConfig(api_key=DEMO_API_KEY, state_file=str(state_file))) as emulator:
+        echo(f"==> Local Braze emulator on {emulator.url} (profiles kept in {state_file})")
+        env.update(RSYNC_BRAZE_ENDPOINT=emulator.url, BRAZE_API_KEY=DEMO_API_KEY)
+        t = time.monotonic()
+        _sync("sync", project_dir, env, report, echo)
+        with wh.connect(spec, autocommit=True) as conn:
+            day = _next_day(conn)
+        _run(f"day {day} of changes", [_tool("rsync-braze"), "demo-data", "--day", str(day), "--project-dir",
+                                       str(project_dir), "--profiles-dir", str(profiles.parent)],
+             cwd=project_dir, env=env, echo=echo)
+        _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir)], cwd=project_dir, env=env, echo=echo)
+        _sync(f"sync after day {day}", project_dir, env, report, echo)
+        report.timings["syncs"] = time.monotonic() - t
+        import requests
+
+        report.emulator = requests.get(f"{emulator.url}/_emulator/counters", timeout=10).json()
+        report.emulator["profiles"] = len(requests.get(f"{emulator.url}/_emulator/profiles", timeout=30).json()["profiles"])
     with wh.connect(spec, autocommit=True) as conn:
         for table in RAW_TABLES:
             if wh.relation_exists(conn, raw_schema, table):
@@ -124,5 +173,17 @@ def format_report(report: DemoReport) -> str:
                  f"{report.multi_source_people:,} seen in more than one source)")
     if report.dbt_results:
         lines.append("dbt build: " + ", ".join(f"{v} {k}" for k, v in sorted(report.dbt_results.items())))
+    for label, r in report.syncs:
+        c = r["counts"]
+        lines.append(f"{label} ({r['sync']}): {c.get('created', 0):,} created, {c.get('updated', 0):,} updated, "
+                     f"{c.get('removed', 0):,} removed, {c.get('unchanged', 0):,} unchanged, "
+                     f"{c.get('invalid', 0) + c.get('rejected', 0):,} rejected; {c.get('requests', 0):,} requests, "
+                     f"{c.get('data_points', 0):,} data points")
+        if r.get("fields_changed"):
+            lines.append("    fields sent: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["fields_changed"].items())))
+    if report.emulator:
+        e = report.emulator
+        lines.append(f"Braze emulator: {e.get('profiles', 0):,} profiles, {e.get('requests', 0):,} requests, "
+                     f"{e.get('data_points', 0):,} data points billed in all")
     lines.append("Timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     return "\n".join(lines)

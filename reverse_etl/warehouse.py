@@ -94,9 +94,13 @@ def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
 
 def create_table(conn: psycopg.Connection, schema: str, table: str, columns: Sequence[tuple[str, str]],
                  *, replace: bool = False) -> None:
-    """Create ``schema.table`` from (name, SQL type) pairs; types come from code, never from configuration."""
+    """Create ``schema.table`` from (name, SQL type) pairs; types come from code, never from configuration.
+
+    ``replace`` drops the table first, with the views built on it (dbt's staging views: the next
+    ``dbt build`` creates them again).
+    """
     if replace:
-        conn.execute(sql.SQL("drop table if exists {}").format(ident(schema, table)))
+        conn.execute(sql.SQL("drop table if exists {} cascade").format(ident(schema, table)))
     conn.execute(sql.SQL("create table {} ({})").format(
         ident(schema, table),
         sql.SQL(", ").join(sql.SQL("{} {}").format(ident(name), sql.SQL(kind)) for name, kind in columns),

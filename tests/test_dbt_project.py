@@ -166,11 +166,20 @@ def test_rebuild_keeps_ids_and_day_two_keeps_most(build):
     assert day2 - build.day1_ids, "day 2 adds new persons"
 
 
+def sync_line(output: str, label: str) -> dict[str, int]:
+    """The counts of one sync line of the demo summary."""
+    import re
+
+    line = next(x for x in output.splitlines() if x.startswith(label))
+    return {name: int(num.replace(",", "")) for num, name in re.findall(r"([\d,]+) ([a-z_]+(?: points)?)", line)
+            } | {"data_points": int(re.search(r"([\d,]+) data points", line).group(1).replace(",", ""))}
+
+
 def test_demo_command_runs_the_whole_job(tmp_path):
     """What `make demo` runs, in a copy of the project with its own embedded warehouse."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("dbt_project.yml", "models", "macros", "data-tests"):
+    for name in ("dbt_project.yml", "rsync_braze.yml", "models", "macros", "data-tests"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
     env = dict(os.environ, RSYNC_BRAZE_WAREHOUSE_PORT=str(free_port()))
@@ -183,9 +192,18 @@ def test_demo_command_runs_the_whole_job(tmp_path):
         assert "People after unification:" in result.stdout
         assert "crm_contacts" in result.stdout
         assert " error" not in result.stdout.split("dbt build:")[-1]
+        first = sync_line(result.stdout, "sync (braze_users)")
+        assert first["created"] > 250 and first["requests"] >= 4, "the first sync sends everyone"
+        after_day = sync_line(result.stdout, "sync after day 2")
+        assert 0 < after_day["requests"] < first["requests"], "the second sync sends only the day's changes"
+        assert after_day["data_points"] < first["data_points"] / 10
         again = subprocess.run([str(BIN / "rsync-braze"), "demo", "--project-dir", str(project)],
                                env=env, capture_output=True, text=True, timeout=600, cwd=project)
-        assert again.returncode == 0
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
         assert "already loaded" in again.stdout
+        unchanged = sync_line(again.stdout, "sync (braze_users)")
+        assert unchanged["created"] == unchanged["updated"] == unchanged["requests"] == 0, \
+            "nothing changed since the last demo: the emulator kept its profiles and nothing is sent"
+        assert "sync after day 3" in again.stdout
     finally:
         EmbeddedWarehouse(project / ".rsync-braze").stop()
