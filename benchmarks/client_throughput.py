@@ -10,7 +10,7 @@ Scenarios (each prints one JSON line; ``--scenario all`` runs them in turn):
   same; reports the achieved rate as a share of the limit, and 429s (target: >= 95 %, zero).
 - ``limited_sink``: the same against the do-nothing server counting requests in fixed windows and
   answering 429 past the limit (no emulator needed).
-- ``faults``: 20 % injected 5xx and dropped connections; checks that every row ends delivered or
+- ``faults``: 20 % injected faults (10 % 5xx, 5 % connections dropped before and 5 % after applying); checks that every row ends delivered or
   reported, and that every delivered row is in the emulator.
 
     .venv/bin/python benchmarks/client_throughput.py --scenario all
@@ -134,18 +134,23 @@ def deliver(url: str, n: int, *, transport: str = "http", workers: int = 4, limi
                          transport_factory=lambda: cls(dest.endpoint, dest.api_key, dest.timeout, dest.connect_timeout))
     statuses: dict[str, int] = {}
     keys = set()
+    flagged = set()
     wall, cpu = time.perf_counter(), time.process_time()
     for outcome in client.track(rows(n, events_every)):
         statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
         keys.add(outcome.key)
+        if outcome.possibly_duplicated:
+            flagged.add(outcome.key)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     s = client.stats
     return {
         "rows": n, "outcomes": sum(statuses.values()), "distinct_keys": len(keys), "statuses": statuses,
         "requests": s.requests, "batches": s.batches, "throttled_429": s.throttled,
-        "possibly_duplicated": s.possibly_duplicated, "wall_s": round(wall, 2),
+        "possibly_duplicated": s.possibly_duplicated, "limiter_pauses": client.track_limiter.paused,
+        "wall_s": round(wall, 2),
         "requests_per_s": round(s.requests / wall), "objects_per_s": round(n / wall),
         "client_cpu_share_of_one_core": round(cpu / wall, 2), "transport": transport, "workers": workers,
+        "_flagged": flagged,
     }
 
 
@@ -216,10 +221,13 @@ def scenario_faults(args) -> dict:
         _post(h.url + "/_emulator/faults", {})
         profiles = _get(h.url + "/_emulator/profiles")["profiles"]
         counters = _get(h.url + "/_emulator/counters")
-    stored = {p.get("external_id") for p in profiles}
+    stored = {p.get("external_id"): p for p in profiles}
     missing = [i for i in range(n) if f"user-{i}" not in stored]
+    flagged = result.pop("_flagged")
+    doubled = {i for i in range(n) if len((stored.get(f"user-{i}") or {}).get("events") or []) > 1}
     return {"scenario": "faults", "every_row_has_one_outcome": result["outcomes"] == result["distinct_keys"] == n,
             "delivered_but_missing_in_emulator": len(missing) if result["statuses"].get("failed", 0) == 0 else None,
+            "events_recorded_twice": len(doubled), "recorded_twice_but_not_flagged": len(doubled - flagged),
             "emulator_errors": counters.get("errors")} | result
 
 
@@ -236,7 +244,9 @@ def main() -> None:
     args = p.parse_args()
     chosen = ("sink", "ceiling", "limited", "faults") if args.scenario == "all" else (args.scenario,)
     for name in chosen:
-        print(json.dumps(globals()[f"scenario_{name}"](args)), flush=True)
+        result = globals()[f"scenario_{name}"](args)
+        result.pop("_flagged", None)
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
