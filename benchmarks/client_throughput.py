@@ -178,11 +178,27 @@ def scenario_sink(args) -> dict:
         proc.terminate()
 
 
+def _children_cpu() -> float:
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def scenario_ceiling(args) -> dict:
     with emulator(rate_limit_requests=None) as h:
+        before = _children_cpu()
         result = deliver(h.url, args.rows, transport=args.transport, workers=args.workers)
+        emulator_cpu = _children_cpu() - before
         counters = _get(h.url + "/_emulator/counters")
-    return {"scenario": "ceiling", "emulator_requests": counters.get("requests")} | result
+    return {"scenario": "ceiling", "emulator_requests": counters.get("requests"),
+            "emulator_cpu_share_of_one_core": round(emulator_cpu / result["wall_s"], 2)} | result
 
 
 def scenario_limited(args) -> dict:
