@@ -1,9 +1,13 @@
-{#- The audience synced to Braze: one row per person, with a stable external_id and each field taken from
-    the most trusted source that has it (var rsync_braze_source_priority), then from the latest record. -#}
-
-{%- set golden_fields = ['email', 'phone_e164', 'first_name', 'last_name', 'country_code', 'birth_date', 'postcode'] -%}
+{#- The audience synced to Braze: one row per person with a person record (CRM, e-shop, file), with a stable
+    external_id (the resolved person id) and each field from the golden record (per-field survivorship). -#}
 
 with
+
+golden as (
+
+    select * from {{ ref('int_customer_golden_records') }}
+
+),
 
 records as (
 
@@ -11,35 +15,9 @@ records as (
 
 ),
 
-ranked as (
+record_persons as (
 
-    select
-        person_id,
-        {%- for field in golden_fields %}
-        first_value({{ field }}) over (
-            partition by person_id
-            order by case when {{ field }} is null then 1 else 0 end, source_rank, updated_at desc, record_key
-            rows between unbounded preceding and unbounded following
-        ) as {{ field }},
-        {%- endfor %}
-        first_value(is_email_opted_in) over (
-            partition by person_id
-            order by case when is_email_opted_in is null then 1 else 0 end, email_opt_in_at desc, updated_at desc, record_key
-            rows between unbounded preceding and unbounded following
-        ) as is_email_opted_in,
-        first_value(is_sms_opted_in) over (
-            partition by person_id
-            order by case when is_sms_opted_in is null then 1 else 0 end, sms_opt_in_at desc, updated_at desc, record_key
-            rows between unbounded preceding and unbounded following
-        ) as is_sms_opted_in,
-        row_number() over (partition by person_id order by record_key) as record_number
-    from records
-
-),
-
-golden as (
-
-    select * from ranked where record_number = 1
+    select * from {{ ref('int_identity_record_persons') }}
 
 ),
 
@@ -59,6 +37,19 @@ per_person as (
 
 ),
 
+{#- Till receipts attached to the person through a loyalty card or a phone. -#}
+receipts as (
+
+    select
+        person_id,
+        sum(record_count) as pos_receipt_count,
+        max(updated_at) as last_receipt_at
+    from record_persons
+    where source = 'pos'
+    group by person_id
+
+),
+
 final as (
 
     select
@@ -74,16 +65,19 @@ final as (
             when golden.is_email_opted_in then 'opted_in'
             when not golden.is_email_opted_in then 'unsubscribed'
         end as email_subscribe,
-        golden.is_sms_opted_in as is_sms_opted_in,
+        golden.is_sms_opted_in,
         per_person.source_record_count,
         per_person.source_count,
         per_person.has_crm_contact,
         per_person.has_eshop_account,
         per_person.has_file_contact,
+        coalesce(receipts.pos_receipt_count, 0) as pos_receipt_count,
+        receipts.last_receipt_at,
         per_person.first_seen_at,
         per_person.updated_at
     from golden
-    inner join per_person on golden.person_id = per_person.person_id
+    inner join per_person on per_person.person_id = golden.person_id
+    left join receipts on receipts.person_id = golden.person_id
 
 )
 
