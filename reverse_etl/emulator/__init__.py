@@ -5,33 +5,33 @@
     with start_emulator(EmulatorConfig(api_key="k", rate_limit_requests=None)) as emulator:
         emulator.url          # http://127.0.0.1:<port>
 
-Modules: ``values`` (Braze's value rules, pure), ``track`` (/users/track), ``others`` (export, delete, alias,
-identify, merge, subscription status), ``store`` (profiles), ``server`` (HTTP: auth, limits, faults,
-introspection under /_emulator/), ``cli`` (``rsync-braze emulator``). See docs/emulator.md.
+Modules: ``values`` (Braze's value rules, pure), ``track`` (/users/track, pure of HTTP), ``others`` (export,
+delete, alias, identify, merge, subscription status), ``store`` (profiles), ``faults`` (fault injection),
+``app`` (auth, limits, routing, counters, introspection under /_emulator/), ``protocol`` (HTTP/1.1 on
+asyncio + httptools), ``cli`` (``rsync-braze emulator``). See docs/emulator.md.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import threading
-import time
-from dataclasses import replace
 
 from .config import EmulatorConfig
-from .server import make_server
 
-__all__ = ["EmulatorConfig", "EmulatorHandle", "start_emulator"]
+__all__ = ["EmulatorConfig", "EmulatorHandle", "start_emulator", "run"]
 
 
 class EmulatorHandle:
-    """A running emulator: ``url``, ``stop()``; also a context manager."""
+    """A running emulator: ``url``, ``port``, ``pid`` (process mode), ``stop()``; also a context manager."""
 
-    def __init__(self, url: str, stop):
+    def __init__(self, url: str, port: int, stop, pid: int | None = None):
         self.url = url
+        self.port = port
+        self.pid = pid
         self._stop = stop
 
     def stop(self) -> None:
+        """Stop serving (saving the state file, when there is one); safe to call twice."""
         if self._stop:
             self._stop()
             self._stop = None
@@ -43,62 +43,73 @@ class EmulatorHandle:
         self.stop()
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def run(config: EmulatorConfig, on_ready, should_stop) -> None:
+    """Serve ``config`` in this thread until ``should_stop()``; ``on_ready(port)`` once it listens."""
+    from .app import Emulator
+    from .protocol import serve
+
+    serve(Emulator(config), config.host, config.port, on_ready, should_stop)
 
 
-def serve(config: EmulatorConfig, ready, stop_event) -> None:
-    """Run the emulator until ``stop_event`` is set, saving state (when a state file is set) every second."""
-    server, emulator = make_server(config)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    ready.set()
+def _process_main(config: EmulatorConfig, conn, stop_event) -> None:
     try:
-        while not stop_event.wait(1.0):
-            with emulator.store.lock:
-                emulator.store.save()
-    finally:
-        server.shutdown()
-        server.server_close()
-        with emulator.store.lock:
-            emulator.store.save()
+        run(config, lambda port: conn.send(("ready", port)), stop_event.is_set)
+    except Exception as exc:  # reported to the parent, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def start_emulator(config: EmulatorConfig, mode: str = "thread") -> EmulatorHandle:
-    """Start in a background thread (``thread``) or process (``process``); returns once it accepts requests."""
-    port = config.port or _free_port(config.host)
-    config = replace(config, port=port)
-    url = f"http://{config.host}:{port}"
+def start_emulator(config: EmulatorConfig, mode: str = "thread", timeout: float = 30.0) -> EmulatorHandle:
+    """Start in a background thread (``thread``) or process (``process``); returns once it accepts connections.
+
+    The port is ``config.port``, or a free one when it is 0 (read from the bound socket: no race).
+    State lives where the server runs; read it over HTTP (``/_emulator/...``) in both modes.
+    """
     if mode == "thread":
         stop_event, ready = threading.Event(), threading.Event()
-        thread = threading.Thread(target=serve, args=(config, ready, stop_event), daemon=True)
+        outcome: dict = {}
+
+        def target() -> None:
+            try:
+                run(config, lambda port: (outcome.update(port=port), ready.set()), stop_event.is_set)
+            except BaseException as exc:
+                outcome["error"] = exc
+                ready.set()
+
+        thread = threading.Thread(target=target, name="braze-emulator", daemon=True)
         thread.start()
-        ready.wait(10)
+        if not ready.wait(timeout):
+            stop_event.set()
+            raise RuntimeError("the Braze emulator did not start in time")
+        if "error" in outcome:
+            raise outcome["error"]
+        port, pid = outcome["port"], None
 
         def stop() -> None:
             stop_event.set()
             thread.join(10)
     elif mode == "process":
         ctx = multiprocessing.get_context("spawn")
-        stop_event, ready = ctx.Event(), ctx.Event()
-        proc = ctx.Process(target=serve, args=(config, ready, stop_event), daemon=True)
+        stop_event = ctx.Event()
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_process_main, args=(config, child, stop_event), name="braze-emulator",
+                           daemon=True)
         proc.start()
-        ready.wait(30)
+        if not parent.poll(timeout):
+            proc.kill()
+            raise RuntimeError("the Braze emulator process did not start in time")
+        kind, value = parent.recv()
+        if kind == "error":
+            proc.join(5)
+            raise RuntimeError(f"the Braze emulator process failed to start: {value}")
+        port, pid = value, proc.pid
 
         def stop() -> None:
             stop_event.set()
             proc.join(10)
             if proc.is_alive():
                 proc.terminate()
+                proc.join(5)
     else:
         raise ValueError("mode is 'thread' or 'process'")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((config.host, port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.02)
-    return EmulatorHandle(url, stop)
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    return EmulatorHandle(f"http://{host}:{port}", port, stop, pid)

@@ -1,6 +1,7 @@
 """The other endpoints a full sync needs [braze-api.md 5]: export, delete, alias, identify, merge, subscriptions.
 
-Each handler takes the store (lock held by the caller) and the parsed body, and returns (status, body).
+Each handler takes the store (used from the event-loop thread only) and the parsed body, and returns
+(status, body).
 """
 
 from __future__ import annotations
@@ -37,16 +38,38 @@ def _pick(store: Store, field: str, value: str, prioritization: Any) -> Profile 
     return None  # several profiles and no rule to choose: nothing happens
 
 
+EXPORT_FIELDS = ("external_id", "user_aliases", "braze_id", "first_name", "last_name", "email", "dob", "home_city",
+                 "country", "phone", "language", "time_zone", "gender", "push_subscribe", "email_subscribe",
+                 "custom_attributes", "custom_events", "purchases", "created_at", "total_revenue", "push_tokens")
+
+
+def export_view(profile: Profile) -> dict:
+    """A profile in ``/users/export/ids``'s shape [5]: events and purchases as ``{name, first, last, count}``."""
+    out = {k: profile[k] for k in EXPORT_FIELDS if profile.get(k) not in (None, [], {})
+           and k not in ("custom_events", "purchases")}
+    if profile.get("event_summary"):
+        out["custom_events"] = list(profile["event_summary"].values())
+    if profile.get("purchase_summary"):
+        out["purchases"] = list(profile["purchase_summary"].values())
+    return out
+
+
 def export_ids(store: Store, body: dict, require_fields: bool) -> tuple[int, dict]:
+    """Profiles by up to 50 external_ids / user_aliases, or one braze_id, email_address or phone [5]."""
     fields = body.get("fields_to_export")
-    if require_fields and not (isinstance(fields, list) and fields):
+    if fields is not None and not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+        return 400, {"message": "'fields_to_export' must be an array of field names."}
+    if require_fields and not fields:
+        # Required for workspaces onboarded from 22 Aug 2024 [5].
         return 400, {"message": "'fields_to_export' is required."}
-    ids = body.get("external_ids", []) or []
-    aliases = body.get("user_aliases", []) or []
+    ids = body.get("external_ids") or []
+    aliases = body.get("user_aliases") or []
+    if not isinstance(ids, list) or not isinstance(aliases, list):
+        return 400, {"message": "'external_ids' and 'user_aliases' must be arrays."}
     if len(ids) + len(aliases) > MAX_IDS:
         return 400, {"message": "The max number of external_ids and aliases per request was exceeded"}
     found: list[Profile] = []
-    invalid: list[str] = []
+    invalid: list[Any] = []
     for eid in ids:
         p = store.by_external_id(eid) if isinstance(eid, str) else None
         (found.append(p) if p else invalid.append(eid))
@@ -54,20 +77,21 @@ def export_ids(store: Store, body: dict, require_fields: bool) -> tuple[int, dic
         try:
             p = store.by_user_alias(*_alias(a))
         except Invalid:
-            p = None
+            return 400, {"message": "each user alias needs string 'alias_name' and 'alias_label'."}
         if p:
             found.append(p)
     for key, field in (("email_address", "email"), ("phone", "phone")):
-        if body.get(key):
+        if isinstance(body.get(key), str):
             found.extend(store.all_by_field(field, body[key]))
-    if body.get("braze_id"):
+    if isinstance(body.get("braze_id"), str):
         p = store.by_braze_id(body["braze_id"])
         found.extend([p] if p else [])
     users = []
     for p in found:
-        public = store.public(p)
-        users.append({k: val for k, val in public.items() if not fields or k in fields or k == "external_id"})
-    out: dict[str, Any] = {"message": "success", "users": users}
+        view = export_view(p)
+        # external_id always comes back so the caller can match the answer to its request.
+        users.append({k: val for k, val in view.items() if not fields or k in fields or k == "external_id"})
+    out: dict[str, Any] = {"users": users, "message": "success"}
     if invalid:
         out["invalid_user_ids"] = invalid
     return 201, out

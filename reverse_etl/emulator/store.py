@@ -8,22 +8,26 @@ external_id, else the most recently updated one [braze-api.md 1.3].
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 Profile = dict[str, Any]
 
 
 class Store:
-    """All profiles of one emulated workspace. Callers hold ``lock`` around reads and writes."""
+    """All profiles of one emulated workspace.
+
+    Not thread-safe on purpose: the server touches it only from its event-loop thread, so each request is
+    applied whole before the next one starts (consistent state with no locks).
+    """
 
     def __init__(self, state_file: str | None = None, keep_events: int = 1000):
-        self.lock = threading.RLock()
+        self.now = datetime.now(UTC).isoformat()
         self.state_file = Path(state_file) if state_file else None
         self.keep_events = keep_events
         self._tick = itertools.count()
@@ -31,6 +35,10 @@ class Store:
         if self.state_file and self.state_file.exists():
             self._load()
         self.dirty = False
+
+    def begin(self) -> None:
+        """Start a request: one timestamp for every profile it touches (cheaper than one per object)."""
+        self.now = datetime.now(UTC).isoformat()
 
     def reset(self) -> None:
         self.profiles: dict[str, Profile] = {}      # braze_id -> profile
@@ -77,7 +85,7 @@ class Store:
     # ------------------------------------------------------------------------------------------ writes
     def create(self, external_id: str | None = None, alias: tuple[str, str] | None = None,
                email: str | None = None, phone: str | None = None) -> Profile:
-        now = datetime.now(UTC).isoformat()
+        now = self.now
         profile: Profile = {"braze_id": uuid.uuid4().hex[:24], "external_id": external_id, "user_aliases": [],
                             "custom_attributes": {}, "events": [], "event_count": 0, "purchases": [],
                             "purchase_count": 0, "created_at": now, "updated_at": now, "_seq": next(self._tick)}
@@ -108,15 +116,25 @@ class Store:
         self.touch(profile)
 
     def touch(self, profile: Profile) -> None:
-        profile["updated_at"] = datetime.now(UTC).isoformat()
+        profile["updated_at"] = self.now
         profile["_seq"] = next(self._tick)
         self.dirty = True
 
     def add_event(self, profile: Profile, kind: str, record: dict) -> None:
+        """Record an event or purchase; the full records are capped at ``keep_events``, the summaries are not."""
         key = "events" if kind == "events" else "purchases"
-        profile[f"{key[:-1]}_count"] += record.get("quantity", 1) if kind == "purchases" else 1
+        # A purchase of quantity X counts as X purchases [1.7].
+        n = record.get("quantity", 1) if kind == "purchases" else 1
+        profile[f"{key[:-1]}_count"] += n
         if len(profile[key]) < self.keep_events:
             profile[key].append(record)
+        name = record["name"] if kind == "events" else record["product_id"]
+        summary = profile.setdefault("event_summary" if kind == "events" else "purchase_summary", {})
+        entry = summary.setdefault(name, {"name": name, "first": record["time"], "last": record["time"], "count": 0})
+        entry["first"], entry["last"] = min(entry["first"], record["time"]), max(entry["last"], record["time"])
+        entry["count"] += n
+        if kind == "purchases":
+            profile["total_revenue"] = round(profile.get("total_revenue", 0) + record["price"] * n, 6)
         self.touch(profile)
 
     def delete(self, profile: Profile) -> None:
@@ -140,8 +158,14 @@ class Store:
                     target["custom_attributes"].setdefault(ck, cv)
             elif k in ("events", "purchases"):
                 target[k].extend(v)
-            elif k in ("event_count", "purchase_count"):
-                target[k] += v
+            elif k in ("event_count", "purchase_count", "total_revenue"):
+                target[k] = target.get(k, 0) + v
+            elif k in ("event_summary", "purchase_summary"):
+                mine = target.setdefault(k, {})
+                for name, e in v.items():
+                    m = mine.setdefault(name, dict(e, count=0))
+                    m["first"], m["last"] = min(m["first"], e["first"]), max(m["last"], e["last"])
+                    m["count"] += e["count"]
             elif target.get(k) is None:
                 if k in self.index:
                     self.index[k].get(v, set()).discard(source["braze_id"])
@@ -153,22 +177,27 @@ class Store:
 
     # ------------------------------------------------------------------------------------- persistence
     def public(self, profile: Profile) -> Profile:
+        """The profile as introspection shows it (internal keys start with ``_``)."""
         return {k: v for k, v in profile.items() if not k.startswith("_")}
 
     def save(self) -> None:
         if not self.state_file or not self.dirty:
             return
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"profiles": list(self.profiles.values())}))
+        tmp.write_bytes(orjson.dumps({"profiles": list(self.profiles.values())}))
         os.replace(tmp, self.state_file)
         self.dirty = False
 
     def _load(self) -> None:
+        from ..errors import ConfigError
+
         try:
-            data = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return
-        for profile in data.get("profiles", []):
+            data = orjson.loads(self.state_file.read_bytes())
+            profiles = data["profiles"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"The emulator's state file {self.state_file} cannot be read ({type(exc).__name__}): "
+                              "delete it or pick another state file.") from None
+        for profile in profiles:
             profile["_seq"] = next(self._tick)
             self.profiles[profile["braze_id"]] = profile
             if profile.get("external_id"):

@@ -1,7 +1,8 @@
 """``POST /users/track``: validate each object, apply the valid ones, count data points [braze-api.md 1, 2.1, 3.5].
 
 Objects are processed attributes first, then events, then purchases [1.2]. An invalid object is skipped and
-reported as ``{"type", "input_array", "index"}``; the others apply. Nothing valid at all is a 400.
+reported as ``{"type", "input_array", "index"}``; the others apply. Nothing valid at all is a 400 [2.1].
+Pure of HTTP: the server hands a parsed body and gets a :class:`TrackResult` back.
 """
 
 from __future__ import annotations
@@ -15,7 +16,21 @@ from .values import Invalid
 
 ARRAYS = ("attributes", "events", "purchases")
 PRIMARY = ("external_id", "user_alias", "braze_id")
-IDENTIFIER_KEYS = {"external_id", "user_alias", "braze_id", "_update_existing_only", "push_token_import"}
+# Keys of an attributes object that are not attribute writes (identifiers are not billed [3.5]).
+CONTROL_KEYS = frozenset({"external_id", "user_alias", "braze_id", "_update_existing_only", "push_token_import",
+                          "_merge_objects"})
+# Standard fields [1.5], plus the one name the newest docs call out as invalid.
+SPECIAL_FIELDS = v.STANDARD_FIELDS | {"email_subscription_info"}
+ALL_INVALID = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
+
+
+@dataclass
+class TrackOptions:
+    """The parts of the emulator's configuration that change how objects are judged."""
+
+    array_max: int = 500
+    error_types: str = "codes"
+    blocked_external_ids: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -41,41 +56,51 @@ def check_shape(body: Any, max_objects: int, per_array: bool) -> None:
             if not isinstance(body[name], list):
                 raise BodyError(f"'{name}' must be an array.")
             counts.append(len(body[name]))
-    if not counts:
-        raise BodyError("Valid data must be provided in the 'attributes', 'events', or 'purchases' fields.")
+    if not counts or not any(counts):
+        raise BodyError(ALL_INVALID)
     if (max(counts) if per_array else sum(counts)) > max_objects:
         raise BodyError("Max Input Length Exceeded")
 
 
-def _identify(obj: dict, array: str) -> tuple[str, Any, bool]:
+def _identify(obj: dict, array: str, opts: TrackOptions) -> tuple[str, Any, bool]:
     """(kind, value, update_only) of an object's identifier, with Braze's rules [1.3]."""
     primaries = [k for k in PRIMARY if k in obj]
     if len(primaries) > 1:
-        if array == "attributes" and set(primaries) >= {"external_id", "user_alias"}:
+        if set(primaries) >= {"external_id", "user_alias"}:
             raise Invalid("'external_id' and 'user_alias' cannot both be provided; use /users/alias/new")
         raise Invalid("only one of 'external_id', 'braze_id' or 'user_alias' may be provided")
     update_only = obj.get("_update_existing_only")
-    if update_only is not None and not isinstance(update_only, bool):
+    if update_only is not None and type(update_only) is not bool:
         raise Invalid("'_update_existing_only' must be a boolean")
+    if obj.get("push_token_import") is True:
+        # Anonymous push token import: no external_id or braze_id, and tokens present [1.3].
+        if "external_id" in obj or "braze_id" in obj or not obj.get("push_tokens"):
+            raise Invalid("push_token_import needs push_tokens and no external_id or braze_id",
+                          "BAD_PUSH_TOKEN_IMPORT")
+        return "anonymous", None, False
     if primaries:
         kind = primaries[0]
         value = obj[kind]
         if kind == "external_id":
-            if not isinstance(value, str) or not value:
+            if type(value) is not str or not value:
                 raise Invalid("'external_id' must be a non-empty string")
-            if len(value.encode()) > v.MAX_EXTERNAL_ID_BYTES:
-                raise Invalid("EXTERNAL_USER_ID_TOO_LARGE")
+            if len(value) * 4 > v.MAX_EXTERNAL_ID_BYTES and len(value.encode()) > v.MAX_EXTERNAL_ID_BYTES:
+                raise Invalid("'external_id' is longer than 987 bytes", "EXTERNAL_USER_ID_TOO_LARGE")
+            if value in opts.blocked_external_ids:
+                raise Invalid("provided external_id is blacklisted and disallowed", "BLACKLISTED_EXTERNAL_USER_ID")
             return kind, value, bool(update_only)
         if kind == "user_alias":
             if not isinstance(value, dict) or not isinstance(value.get("alias_name"), str) \
-                    or not isinstance(value.get("alias_label"), str) or not value["alias_name"] or not value["alias_label"]:
+                    or not isinstance(value.get("alias_label"), str) or not value["alias_name"] \
+                    or not value["alias_label"]:
                 raise Invalid("'user_alias' must have string 'alias_name' and 'alias_label'")
-            # Update-only defaults to true for aliases on attributes and is always true on events/purchases [1.3].
+            # "Update only" defaults to true for aliases on attributes, always true on events/purchases [1.3].
             alias_update_only = True if array != "attributes" else (True if update_only is None else update_only)
             return kind, (value["alias_label"], value["alias_name"]), alias_update_only
-        if not isinstance(value, str) or not value:
+        if type(value) is not str or not value:
             raise Invalid("'braze_id' must be a non-empty string")
         return kind, value, True  # braze_id never creates users [1.3]
+    # Secondary identifiers, used only without a primary one; email wins over phone [1.3].
     if "email" in obj:
         return "email", v.email(obj["email"]), bool(update_only)
     if "phone" in obj:
@@ -92,6 +117,8 @@ def _resolve(store: Store, kind: str, value: Any, update_only: bool) -> Profile 
         return profile or (None if update_only else store.create(alias=value))
     if kind == "braze_id":
         return store.by_braze_id(value)
+    if kind == "anonymous":
+        return store.create()
     profile = store.by_field(kind, value)
     if profile or update_only:
         return profile
@@ -99,13 +126,7 @@ def _resolve(store: Store, kind: str, value: Any, update_only: bool) -> Profile 
 
 
 def _custom_value(name: str, value: Any, current: Any, merge: bool, array_max: int) -> tuple[Any, int]:
-    """The stored value of a custom attribute write and its data points [1.4, 3.5]."""
-    if value is None:
-        return None, 1
-    if isinstance(value, bool) or v.is_number(value):
-        return value, 1
-    if isinstance(value, str):
-        return v.string(value, name), 1
+    """The stored value of a non-scalar custom attribute write and its data points [1.4, 3.5]."""
     if isinstance(value, list):
         if any(isinstance(x, dict) for x in value):
             return [v.nested(x, name) for x in value], 1
@@ -113,55 +134,67 @@ def _custom_value(name: str, value: Any, current: Any, merge: bool, array_max: i
         for x in value:
             if isinstance(x, str):
                 v.string(x, name)
+            elif isinstance(x, list):
+                raise Invalid(f"'{name}' arrays may not contain arrays")
             if x in out:
-                out.remove(x)
+                out.remove(x)  # de-duplicated: a repeated value moves to the end [1.4]
             out.append(x)
-        return out[-array_max:], 1
+        return out[-array_max:], 1  # setting a whole array is one data point [3.5]
     if isinstance(value, dict):
         if set(value) == {"inc"}:
-            if not isinstance(value["inc"], int) or isinstance(value["inc"], bool):
+            if type(value["inc"]) is not int:
                 raise Invalid(f"'{name}' inc must be an integer")
-            base = current if isinstance(current, int) and not isinstance(current, bool) else 0
-            return base + value["inc"], 1
+            base = current if type(current) is int else 0
+            # Incrementing counters do not count against the data cap [1.4, custom_attributes.md "Numbers"].
+            return base + value["inc"], 0
         if set(value) and set(value) <= {"add", "remove"}:
             arr = list(current) if isinstance(current, list) else []
-            added = value.get("add", [])
-            removed = value.get("remove", [])
+            added, removed = value.get("add", []), value.get("remove", [])
             if not isinstance(added, list) or not isinstance(removed, list):
                 raise Invalid(f"'{name}' add/remove must be arrays")
             for x in added:
+                if isinstance(x, str):
+                    v.string(x, name)
                 if x in arr:
                     arr.remove(x)
                 arr.append(x)
             arr = [x for x in arr if x not in removed]
-            return arr[-array_max:], max(len(added), 0) + (1 if removed and not added else 0)
+            # `add` is one data point per value [3.5]; a remove alone is one write (not documented: inferred).
+            return arr[-array_max:], len(added) + (1 if removed and not added else 0)
         if set(value) == {"$time"}:
             return v.parse_time(value["$time"], name).isoformat(), 1
         if any(k.startswith("$") for k in value):
-            return _object_array_op(name, value, current), 1
+            return _object_array_op(name, value, current, merge), 1
         obj = v.nested(value, name)
-        points = _count_keys(obj)
+        points = _count_keys(obj)  # one data point per key sent [3.5]
         if merge and isinstance(current, dict):
             return _deep_merge(dict(current), obj), points
         return obj, points
     raise Invalid(f"'{name}' has an unsupported value type")
 
 
-def _object_array_op(name: str, value: dict, current: Any) -> list:
+def _object_array_op(name: str, value: dict, current: Any, merge: bool) -> list:
+    """``$add``, ``$remove`` and ``$update`` on an array of objects [1.4 "Array of objects"]."""
     arr = list(current) if isinstance(current, list) else []
     for op, items in value.items():
         if op not in ("$add", "$remove", "$update") or not isinstance(items, list):
             raise Invalid(f"'{name}' has an unknown operator '{op}'")
         if op == "$add":
-            arr.extend(v.nested(x, name) for x in items)
-        else:
-            for item in items:
-                k, val = item.get("$identifier_key"), item.get("$identifier_value")
-                if op == "$remove":
-                    arr = [x for x in arr if x.get(k) != val]
-                else:
-                    arr = [_deep_merge(dict(x), v.nested(item.get("$new_object", {}), name)) if x.get(k) == val else x
-                           for x in arr]
+            arr.extend(v.nested(x, name) if isinstance(x, dict) else x for x in items)
+            continue
+        if op == "$update" and not merge:
+            raise Invalid(f"'{name}' $update needs \"_merge_objects\": true")
+        for item in items:
+            if not isinstance(item, dict) or "$identifier_key" not in item:
+                raise Invalid(f"'{name}' {op} items need $identifier_key and $identifier_value")
+            k, val = item["$identifier_key"], item.get("$identifier_value")
+            if op == "$remove":
+                arr = [x for x in arr if not (isinstance(x, dict) and x.get(k) == val)]  # removes all matches
+            else:
+                new = v.nested(item.get("$new_object") or {}, name)
+                arr = [_deep_merge(dict(x), new) if isinstance(x, dict) and x.get(k) == val else x for x in arr]
+    if v.json_size(arr) > v.MAX_NESTED_BYTES:
+        raise Invalid(f"'{name}' would be larger than 100 KB")  # dropped, attribute unchanged [1.4]
     return arr
 
 
@@ -180,36 +213,56 @@ def _deep_merge(base: dict, extra: dict) -> dict:
 def _attributes(store: Store, obj: dict, profile: Profile | None, kind: str, array_max: int) -> int:
     """Validate every attribute first (an invalid value skips the whole object), then write; data points."""
     merge = obj.get("_merge_objects", False)
-    if not isinstance(merge, bool):
+    if type(merge) is not bool:
         raise Invalid("'_merge_objects' must be a boolean")
-    writes: list[tuple[str, Any, bool]] = []
+    standard: list[tuple[str, Any]] = []
+    custom_writes: list[tuple[str, Any]] = []
     points = 0
     custom = profile["custom_attributes"] if profile else {}
+    not_billed = v.NOT_BILLED
     for name, value in obj.items():
-        if name in IDENTIFIER_KEYS or name == "_merge_objects" or (name == kind and kind in ("email", "phone")):
+        if name in CONTROL_KEYS or name == kind:
+            continue  # identifiers; an email or phone used as the identifier is not a write either [1.3]
+        if name in SPECIAL_FIELDS:
+            if name == "email_subscription_info":
+                raise Invalid("'email_subscription_info' is not a valid attribute",
+                              "INVALID_ATTRIBUTE_EMAIL_SUBSCRIPTION_INFO")
+            if name == "bio":
+                continue  # the old profile field `bio` is ignored [1.4]
+            standard.append((name, v.standard(name, value)))
+            points += name not in not_billed
             continue
-        if name == "email_subscription_info":
-            raise Invalid("INVALID_ATTRIBUTE_EMAIL_SUBSCRIPTION_INFO")
-        if name in v.STANDARD_FIELDS:
-            stored = v.standard(name, value)
-            writes.append((name, stored, True))
-            points += 0 if name in v.NOT_BILLED else 1
-        else:
+        # Custom attribute names: non-empty, at most 255 characters, no leading $ [1.4]. JSON keys are strings.
+        if not name or name[0] == "$" or len(name) > v.MAX_KEY:
             v.key(name, "custom attribute name")
+        kind_of = type(value)
+        if kind_of is str:
+            if len(value) > v.MAX_STRING:
+                raise Invalid(f"'{name}' is longer than {v.MAX_STRING} characters")
+            custom_writes.append((name, value))
+            points += 1
+        elif kind_of is int or kind_of is float or kind_of is bool or value is None:
+            custom_writes.append((name, value))  # a null unset also costs one data point [3.5]
+            points += 1
+        else:
             stored, p = _custom_value(name, value, custom.get(name), merge, array_max)
-            writes.append((name, stored, False))
+            custom_writes.append((name, stored))
             points += p
     if profile is None:
         return 0
-    for name, stored, is_standard in writes:
-        if is_standard:
-            if name == "subscription_groups":
-                groups = profile.setdefault("subscription_groups", {})
-                for g in stored or []:
-                    groups[g["subscription_group_id"]] = g["subscription_state"]
-            else:
-                store.set_field(profile, name, stored)
-        elif stored is None:
+    for name, stored in standard:
+        if name == "subscription_groups":
+            groups = profile.setdefault("subscription_groups", {})
+            for g in stored or []:
+                groups[g["subscription_group_id"]] = g["subscription_state"]
+            continue
+        store.set_field(profile, name, stored)
+        if name == "email_subscribe" and profile.get("email"):
+            # Subscription changes also update the other profiles sharing the email [1.5].
+            for other in store.all_by_field("email", profile["email"]):
+                store.set_field(other, name, stored)
+    for name, stored in custom_writes:
+        if stored is None:
             custom.pop(name, None)
         else:
             custom[name] = stored
@@ -217,33 +270,34 @@ def _attributes(store: Store, obj: dict, profile: Profile | None, kind: str, arr
     return points
 
 
-def process(store: Store, body: dict, array_max: int = 500) -> TrackResult:
-    """Apply a shape-checked body; the caller holds ``store.lock``."""
+def process(store: Store, body: dict, opts: TrackOptions | None = None) -> TrackResult:
+    """Apply a shape-checked body to ``store`` (from one thread at a time) and build Braze's answer."""
+    opts = opts or TrackOptions()
+    store.begin()
     errors: list[dict] = []
     processed = {name: 0 for name in ARRAYS if name in body}
     points = 0
     for array in ARRAYS:
-        for index, obj in enumerate(body.get(array, [])):
+        for index, obj in enumerate(body.get(array, ())):
             try:
-                if not isinstance(obj, dict):
+                if type(obj) is not dict:
                     raise Invalid(f"each item of '{array}' must be an object")
-                kind, value, update_only = _identify(obj, array)
+                kind, value, update_only = _identify(obj, array, opts)
                 if array == "attributes":
                     profile = _resolve(store, kind, value, update_only)
-                    points += _attributes(store, obj, profile, kind, array_max)
+                    points += _attributes(store, obj, profile, kind, opts.array_max)
                 else:
                     record = _event(obj) if array == "events" else _purchase(obj)
                     profile = _resolve(store, kind, value, update_only)
                     if profile is not None:
                         store.add_event(profile, array, record)
-                        points += 1
+                        points += 1  # each event and purchase is one data point [3.5]
                 processed[array] += 1
             except Invalid as exc:
-                errors.append({"type": str(exc), "input_array": array, "index": index})
-    total = sum(len(body.get(a, [])) for a in ARRAYS)
+                errors.append({"type": exc.type_for(opts.error_types), "input_array": array, "index": index})
+    total = sum(len(body.get(a, ())) for a in ARRAYS)
     if total and len(errors) == total:
-        return TrackResult(400, {"message": "Valid data must be provided in the 'attributes', 'events', or "
-                                            "'purchases' fields.", "errors": errors}, 0, len(errors), processed)
+        return TrackResult(400, {"message": ALL_INVALID, "errors": errors}, 0, len(errors), processed)
     response: dict[str, Any] = {"message": "success"}
     response.update({f"{a}_processed": n for a, n in processed.items()})
     if errors:
@@ -252,7 +306,11 @@ def process(store: Store, body: dict, array_max: int = 500) -> TrackResult:
 
 
 def _event(obj: dict) -> dict:
-    name = v.key(v.string(obj.get("name"), "name") if obj.get("name") is not None else None, "'name'")
+    """An event object [1.6]: required name and time, optional app_id and properties."""
+    name = obj.get("name")
+    if type(name) is not str or not name:
+        raise Invalid("'name' is required")
+    v.key(v.string(name, "name"), "'name'")
     record = {"name": name, "time": v.event_time(obj.get("time"))}
     if obj.get("properties") is not None:
         record["properties"] = v.properties(obj["properties"], v.EVENT_RESERVED, v.MAX_EVENT_PROPERTIES_BYTES,
@@ -263,21 +321,24 @@ def _event(obj: dict) -> dict:
 
 
 def _purchase(obj: dict) -> dict:
+    """A purchase object [1.7]: product_id, 3-letter currency, price, quantity 1..100, time."""
     product_id = obj.get("product_id")
     if not isinstance(product_id, str) or not product_id:
         raise Invalid("'product_id' is required")
     v.string(product_id, "product_id")
     currency = obj.get("currency")
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise Invalid("'currency' must be a 3-letter ISO-4217 code")
     if not v.is_number(obj.get("price")):
         raise Invalid("'price' is required and must be a number")
     quantity = obj.get("quantity", 1)
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= 100:
+    if type(quantity) is not int or not 1 <= quantity <= 100:
         raise Invalid("'quantity' is not valid")
     record = {"product_id": product_id, "currency": currency.upper(), "price": obj["price"], "quantity": quantity,
               "time": v.event_time(obj.get("time"))}
     if obj.get("properties") is not None:
         record["properties"] = v.properties(obj["properties"], v.PURCHASE_RESERVED, v.MAX_PURCHASE_PROPERTIES_BYTES,
                                             "properties")
+    if obj.get("app_id") is not None:
+        record["app_id"] = v.string(obj["app_id"], "app_id")
     return record
