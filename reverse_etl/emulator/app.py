@@ -104,6 +104,7 @@ class Emulator:
         self.faults = Faults(dict(config.faults or {}))
         self.auth = f"Bearer {config.api_key}"
         self.recent: deque[dict] = deque(maxlen=500)
+        self.connections: set = set()  # the HTTP layer's open connections
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -241,7 +242,8 @@ class Emulator:
                 return answer(200, store.public(p)) if p else answer(404, {"message": "No profile with that "
                                                                                       "external_id"})
             if path == "/_emulator/counters":
-                return answer(200, {**self.counters, "profiles": len(store.profiles)})
+                return answer(200, {**self.counters, "profiles": len(store.profiles),
+                                     "open_connections": len(self.connections)})
             if path == "/_emulator/requests":
                 return answer(200, {"requests": list(self.recent)})
             if path == "/_emulator/faults":

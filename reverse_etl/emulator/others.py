@@ -23,8 +23,9 @@ def _alias(value: Any) -> tuple[str, str]:
 
 
 def _pick(store: Store, field: str, value: str, prioritization: Any) -> Profile | None:
+    """The one profile an email or phone designates under ``prioritization`` [5]; None when several remain."""
     matches = store.all_by_field(field, value)
-    order = list(prioritization or ["identified", "most_recently_updated"])
+    order = list(prioritization) if isinstance(prioritization, list) else []
     if "identified" in order:
         matches = [p for p in matches if p.get("external_id")]
     elif "unidentified" in order:

@@ -171,6 +171,7 @@ def serve(emulator: Emulator, host: str, port: int, on_ready: Callable[[int], No
     loop = new_loop()
     asyncio.set_event_loop(loop)
     connections: set[HttpProtocol] = set()
+    emulator.connections = connections  # shown as open_connections in /_emulator/counters
     try:
         server = loop.run_until_complete(loop.create_server(
             lambda: HttpProtocol(emulator, connections), host, port, reuse_address=True, backlog=1024))

@@ -108,20 +108,25 @@ def _identify(obj: dict, array: str, opts: TrackOptions) -> tuple[str, Any, bool
     raise Invalid("'external_id', 'braze_id', 'user_alias', 'email' or 'phone' is required")
 
 
-def _resolve(store: Store, kind: str, value: Any, update_only: bool) -> Profile | None:
+def _lookup(store: Store, kind: str, value: Any) -> Profile | None:
     if kind == "external_id":
-        profile = store.by_external_id(value)
-        return profile or (None if update_only else store.create(external_id=value))
+        return store.by_external_id(value)
     if kind == "user_alias":
-        profile = store.by_user_alias(*value)
-        return profile or (None if update_only else store.create(alias=value))
+        return store.by_user_alias(*value)
     if kind == "braze_id":
         return store.by_braze_id(value)
     if kind == "anonymous":
+        return None
+    return store.by_field(kind, value)  # email or phone: Braze's choice among several [1.3]
+
+
+def _create(store: Store, kind: str, value: Any) -> Profile | None:
+    if kind == "braze_id":
+        return None  # braze_id never creates users [1.3]
+    if kind == "user_alias":
+        return store.create(alias=value)
+    if kind == "anonymous":
         return store.create()
-    profile = store.by_field(kind, value)
-    if profile or update_only:
-        return profile
     return store.create(**{kind: value})
 
 
@@ -210,8 +215,10 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return base
 
 
-def _attributes(store: Store, obj: dict, profile: Profile | None, kind: str, array_max: int) -> int:
-    """Validate every attribute first (an invalid value skips the whole object), then write; data points."""
+def _attributes(store: Store, obj: dict, kind: str, ident: Any, update_only: bool, array_max: int) -> int:
+    """Validate every attribute first (an invalid value skips the whole object, and creates no profile),
+    then create the profile if needed and allowed, and write; returns the data points."""
+    profile = _lookup(store, kind, ident)
     merge = obj.get("_merge_objects", False)
     if type(merge) is not bool:
         raise Invalid("'_merge_objects' must be a boolean")
@@ -249,7 +256,12 @@ def _attributes(store: Store, obj: dict, profile: Profile | None, kind: str, arr
             custom_writes.append((name, stored))
             points += p
     if profile is None:
-        return 0
+        if update_only:
+            return 0
+        profile = _create(store, kind, ident)
+        if profile is None:
+            return 0
+        custom = profile["custom_attributes"]
     for name, stored in standard:
         if name == "subscription_groups":
             groups = profile.setdefault("subscription_groups", {})
@@ -284,11 +296,12 @@ def process(store: Store, body: dict, opts: TrackOptions | None = None) -> Track
                     raise Invalid(f"each item of '{array}' must be an object")
                 kind, value, update_only = _identify(obj, array, opts)
                 if array == "attributes":
-                    profile = _resolve(store, kind, value, update_only)
-                    points += _attributes(store, obj, profile, kind, opts.array_max)
+                    points += _attributes(store, obj, kind, value, update_only, opts.array_max)
                 else:
                     record = _event(obj) if array == "events" else _purchase(obj)
-                    profile = _resolve(store, kind, value, update_only)
+                    profile = _lookup(store, kind, value)
+                    if profile is None and not update_only:
+                        profile = _create(store, kind, value)
                     if profile is not None:
                         store.add_event(profile, array, record)
                         points += 1  # each event and purchase is one data point [3.5]
