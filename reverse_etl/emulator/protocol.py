@@ -19,6 +19,7 @@ import httptools
 
 from .app import MAX_BODY, Emulator, Request, Response, answer
 
+MAX_PENDING = 64  # pipelined requests buffered behind a delayed answer before reading pauses
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
@@ -107,6 +108,8 @@ class HttpProtocol(asyncio.Protocol):
         self._reset_message()
         if self.task is not None or self.pending:
             self.pending.append((req, keep_alive))
+            if len(self.pending) >= MAX_PENDING and self.transport is not None:
+                self.transport.pause_reading()  # a client pipelining without reading: stop buffering
         else:
             self._handle(req, keep_alive)
 
@@ -116,9 +119,8 @@ class HttpProtocol(asyncio.Protocol):
         if isinstance(result, Response):
             self._write(result, keep_alive)
             return
-        # A delayed answer (latency, hang): stop reading until it is sent, to keep answers in order.
-        if self.transport is not None:
-            self.transport.pause_reading()
+        # A delayed answer (latency, hang): later requests wait in `pending` so answers stay in order. Reading
+        # goes on, so a client that gives up and closes is noticed and its hung request cancelled.
         self.task = asyncio.get_running_loop().create_task(result)
         self.task.add_done_callback(lambda task: self._delayed_done(task, keep_alive))
 
@@ -129,7 +131,8 @@ class HttpProtocol(asyncio.Protocol):
         self._write(task.result(), keep_alive)
         if self.transport is None or self.transport.is_closing():
             return
-        self.transport.resume_reading()
+        if len(self.pending) >= MAX_PENDING:
+            self.transport.resume_reading()
         while self.pending and self.task is None and self.transport is not None:
             self._handle(*self.pending.popleft())
 
