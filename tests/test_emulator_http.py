@@ -258,8 +258,8 @@ def test_start_errors_are_clear(tmp_path):
         with pytest.raises(OSError):
             start_emulator(EmulatorConfig(api_key=KEY, port=port))
         proc = subprocess.run([sys.executable, "-m", "reverse_etl", "emulator", "--api-key", KEY, "--port", str(port)],
-                              capture_output=True, text=True, timeout=30)
+                              check=False, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "pick another --port" in proc.stderr and KEY not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "reverse_etl", "emulator", "--api-key", KEY, "--faults",
-                           '{"error_rate": 5}'], capture_output=True, text=True, timeout=30)
+                           '{"error_rate": 5}'], check=False, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "error_rate" in proc.stderr

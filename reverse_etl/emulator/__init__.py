@@ -18,7 +18,7 @@ import threading
 
 from .config import EmulatorConfig
 
-__all__ = ["EmulatorConfig", "EmulatorHandle", "start_emulator", "run"]
+__all__ = ["EmulatorConfig", "EmulatorHandle", "run", "start_emulator"]
 
 
 class EmulatorHandle:
@@ -54,7 +54,7 @@ def run(config: EmulatorConfig, on_ready, should_stop) -> None:
 def _process_main(config: EmulatorConfig, conn, stop_event) -> None:
     try:
         run(config, lambda port: conn.send(("ready", port)), stop_event.is_set)
-    except Exception as exc:  # reported to the parent, which raises it
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
@@ -71,7 +71,7 @@ def start_emulator(config: EmulatorConfig, mode: str = "thread", timeout: float 
         def target() -> None:
             try:
                 run(config, lambda port: (outcome.update(port=port), ready.set()), stop_event.is_set)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc
                 ready.set()
 
