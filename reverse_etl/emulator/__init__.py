@@ -5,10 +5,10 @@
     with start_emulator(EmulatorConfig(api_key="k", rate_limit_requests=None)) as emulator:
         emulator.url          # http://127.0.0.1:<port>
 
-Modules: ``values`` (Braze's value rules, pure), ``track`` (/users/track, pure of HTTP), ``others`` (export,
-delete, alias, identify, merge, subscription status), ``store`` (profiles), ``faults`` (fault injection),
-``app`` (auth, limits, routing, counters, introspection under /_emulator/), ``protocol`` (HTTP/1.1 on
-asyncio + httptools), ``cli`` (``rsync-braze emulator``). See docs/emulator.md.
+Modules: ``values`` (Braze's value rules, pure), ``operators`` (arrays, objects, inc), ``track``
+(/users/track, pure of HTTP), ``others`` (export, delete, alias, identify, merge, subscription status),
+``store`` (profiles), ``faults`` (fault injection), ``app`` (auth, limits, routing, counters, introspection
+under /_emulator/), ``protocol`` (HTTP/1.1 on asyncio + httptools), ``cli`` (``rsync-braze emulator``). See docs/emulator.md.
 """
 
 from __future__ import annotations
