@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reverse_etl.emulator import others, track
 from reverse_etl.emulator import values as v
@@ -203,3 +205,29 @@ def test_fault_settings_are_validated_and_seeded():
     a, b = Faults({"error_rate": 0.5, "seed": 7}), Faults({"error_rate": 0.5, "seed": 7})
     draws = [a.roll("error_rate") for _ in range(50)]
     assert draws == [b.roll("error_rate") for _ in range(50)] and 10 < sum(draws) < 40
+
+
+# ------------------------------------------------------------------------------------------------ robustness
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=300),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=20)
+keys = st.sampled_from(["external_id", "user_alias", "braze_id", "email", "phone", "_update_existing_only",
+                        "_merge_objects", "push_token_import", "country", "gender", "dob", "email_subscribe",
+                        "subscription_groups", "push_tokens", "current_location", "name", "time", "product_id",
+                        "currency", "price", "quantity", "properties", "tags", "obj", "$x", ""]) | st.text(max_size=5)
+objects = st.dictionaries(keys, json_values | st.dictionaries(st.sampled_from(["inc", "add", "remove", "$add",
+                                                                               "$remove", "$update", "$time"]),
+                                                              json_values, max_size=2), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(objects, max_size=4), st.lists(objects, max_size=3), st.lists(objects, max_size=3))
+def test_any_json_objects_give_an_answer_never_an_exception(attributes, events, purchases):
+    body = {k: val for k, val in (("attributes", attributes), ("events", events), ("purchases", purchases)) if val}
+    if not body:
+        return
+    result = track.process(Store(), body)
+    assert result.status in (201, 400)
+    assert result.object_errors == len(result.body.get("errors", []))

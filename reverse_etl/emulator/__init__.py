@@ -8,7 +8,8 @@
 Modules: ``values`` (Braze's value rules, pure), ``operators`` (arrays, objects, inc), ``track``
 (/users/track, pure of HTTP), ``others`` (export, delete, alias, identify, merge, subscription status),
 ``store`` (profiles), ``faults`` (fault injection), ``app`` (auth, limits, routing, counters, introspection
-under /_emulator/), ``protocol`` (HTTP/1.1 on asyncio + httptools), ``cli`` (``rsync-braze emulator``). See docs/emulator.md.
+under /_emulator/), ``protocol`` (HTTP/1.1 on asyncio + httptools), ``cli`` (``rsync-braze emulator``).
+See docs/emulator.md.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ def custom_value(name: str, value: Any, current: Any, merge: bool, array_max: in
     """The stored value of a non-scalar custom attribute write and its data points [1.4, 3.5]."""
     if isinstance(value, list):
         if any(isinstance(x, dict) for x in value):
+            if not all(isinstance(x, dict) for x in value):
+                raise Invalid(f"'{name}' mixes objects and other values; an array of objects holds objects only")
             return [v.nested(x, name) for x in value], 1
         out: list = []
         for x in value:

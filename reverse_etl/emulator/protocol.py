@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import httptools
 
 from .app import MAX_BODY, Emulator, Request, Response, answer
 
+log = logging.getLogger(__name__)
 MAX_PENDING = 64  # pipelined requests buffered behind a delayed answer before reading pauses
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
@@ -115,7 +117,12 @@ class HttpProtocol(asyncio.Protocol):
 
     # ----------------------------------------------------------------------------------------- answering
     def _handle(self, req: Request, keep_alive: bool) -> None:
-        result = self.emulator.handle(req)
+        try:
+            result = self.emulator.handle(req)
+        except Exception:  # an emulator bug must cost one 500, not the connection or the server
+            log.exception("the emulator failed on %s %s", req.method, req.path)
+            self.emulator.counters["errors"] += 1
+            result = answer(500, {"message": "The emulator failed on this request (a bug: please report it)."})
         if isinstance(result, Response):
             self._write(result, keep_alive)
             return

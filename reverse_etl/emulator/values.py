@@ -106,6 +106,8 @@ def json_size(value: Any) -> int:
 
 def nested(value: dict, what: str, depth: int = 0) -> dict:
     """A nested custom attribute object [1.4]: keys without spaces, '.' or '$' prefix; $time dates."""
+    if not isinstance(value, dict):
+        raise Invalid(f"'{what}' must be an object")
     if depth > 50:
         raise Invalid(f"'{what}' is nested too deeply")
     out = {}
