@@ -179,7 +179,7 @@ def test_demo_command_runs_the_whole_job(tmp_path):
     """What `make demo` runs, in a copy of the project with its own embedded warehouse."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("dbt_project.yml", "rsync_braze.yml", "models", "macros", "data-tests"):
+    for name in ("dbt_project.yml", "rsync_braze.yml", "models", "macros", "data-tests", "seeds"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
     env = dict(os.environ, RSYNC_BRAZE_WAREHOUSE_PORT=str(free_port()))
