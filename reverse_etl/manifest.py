@@ -50,6 +50,7 @@ class DestinationConfig:
     workers: int
     allow_hosts: tuple[str, ...]
     custom_attributes: dict[str, CustomAttribute]
+    owner: dict[str, str] = field(default_factory=dict)
 
     def api_key(self) -> str:
         """The key, read from the environment at run time (never stored in the manifest)."""
@@ -88,6 +89,8 @@ class SyncConfig:
     tags: tuple[str, ...]
     max_rejected_share: float
     event: dict[str, Any] = field(default_factory=dict)
+    timezone: str = "UTC"
+    owner: dict[str, str] = field(default_factory=dict)  # the sync's, else its destination's
 
 
 @dataclass(frozen=True)
@@ -214,12 +217,13 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
             rate_limit_period=float(rate.get("period", 3)), objects_per_request=int(d["objects_per_request"]),
             legacy_per_array=bool(d["legacy_per_array"]), timeout=float(d["timeout"]), workers=int(d["workers"]),
             allow_hosts=tuple(d["allow_hosts"] or ()), custom_attributes=attrs,
+            owner=_owner(d["owner"], f"{where}.owner", problems),
         )
         _check_endpoint(destinations[name], where, problems)
 
     syncs: dict[str, SyncConfig] = {}
     for index, body in enumerate(top["syncs"] or []):
-        sync = _sync(body, index, destinations, problems)
+        sync = _sync(body, index, destinations, problems, _timezone(top["timezone"], "manifest.timezone", problems))
         if sync is None:
             continue
         if sync.name in syncs:
@@ -244,7 +248,8 @@ def _check_endpoint(dest: DestinationConfig, where: str, problems: _Problems) ->
                                              "(letters, digits, underscores), e.g. BRAZE_API_KEY.")
 
 
-def _sync(body: Any, index: int, destinations: dict[str, DestinationConfig], problems: _Problems) -> SyncConfig | None:
+def _sync(body: Any, index: int, destinations: dict[str, DestinationConfig], problems: _Problems,
+          timezone: str = "UTC") -> SyncConfig | None:
     if not isinstance(body, dict):
         problems.add(f"syncs[{index}]", "must be a mapping with at least name, model and identifier.")
         return None
@@ -288,6 +293,8 @@ def _sync(body: Any, index: int, destinations: dict[str, DestinationConfig], pro
         identifier_column=str(ident.get("column", "")), identifier_type=id_type, identifier_label=ident.get("label"),
         mode=s["mode"], mapping=tuple(mapping), on_remove=s["on_remove"], schedule=str(s["schedule"]),
         tags=tuple(s["tags"] or ()), max_rejected_share=float(s["max_rejected_share"]), event=dict(s["event"] or {}),
+        timezone=_timezone(s["timezone"], f"{where}.timezone", problems) if s["timezone"] else timezone,
+        owner=_owner(s["owner"], f"{where}.owner", problems) or (destinations[dest].owner if dest in destinations else {}),
     )
 
 
@@ -325,3 +332,24 @@ def _check_schedule(value: Any, where: str, problems: _Problems) -> None:
     fields = str(value).split()
     if len(fields) != 5 or not all(CRON_FIELD_RE.match(f) for f in fields):
         problems.add(where, "must be manual, realtime, or a 5-field cron expression such as '0 6 * * *'.")
+
+
+def _timezone(value: str, where: str, problems: _Problems) -> str:
+    """An IANA zone name schedules are read in (checked now, so `serve` never starts with a bad one)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.add(where, f"{value!r} is not an IANA time zone: use e.g. UTC, Europe/Paris, America/New_York.")
+        return "UTC"
+    return value
+
+
+def _owner(value: dict, where: str, problems: _Problems) -> dict[str, str]:
+    """{name, email}, both optional strings (dbt exposures require an owner name or email)."""
+    bad = [k for k, v in value.items() if k not in ("name", "email") or not isinstance(v, str)]
+    if bad:
+        problems.add(where, "takes `name` and `email` (strings) only, e.g. {name: CRM team, email: crm@example.com}.")
+        return {}
+    return dict(value)

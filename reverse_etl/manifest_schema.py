@@ -70,6 +70,8 @@ TOP_KEYS = {
     "state_schema": Key("str", "Warehouse schema holding snapshots, run log and rejections.", default="rsync_braze"),
     "destinations": Key("map", "Braze workspaces to send to, by name.", required=True),
     "syncs": Key("items", "The syncs: which model goes where, how.", required=True),
+    "timezone": Key("str", "IANA time zone of the syncs' cron schedules (a sync's own `timezone` wins).",
+                    default="UTC", example="Europe/Paris"),
 }
 
 DESTINATION_KEYS = {
@@ -91,6 +93,8 @@ DESTINATION_KEYS = {
     "custom_attributes": Key("map", "Custom attributes you send, with `type` and `required` (rows missing a "
                                     "required attribute are rejected).", default={},
                              example="{lifetime_value: {type: float, required: true}}"),
+    "owner": Key("map", "Who answers for this workspace's syncs: {name, email} (dbt exposures' owner).",
+                 default={}, example="{name: CRM team, email: crm@example.com}"),
 }
 
 SYNC_KEYS = {
@@ -112,6 +116,10 @@ SYNC_KEYS = {
                              "profile.", default="ignore", choices=("ignore", "unset", "delete")),
     "confirm_delete": Key("bool", "Must be true for on_remove: delete.", default=False),
     "schedule": Key("str", "manual, realtime, or a cron expression (for rsync-braze serve).", default="manual"),
+    "timezone": Key("str", "IANA time zone of this sync's cron schedule (default: the manifest's `timezone`).",
+                    example="America/New_York"),
+    "owner": Key("map", "Who answers for this sync: {name, email} (default: its destination's owner).", default={},
+                 example="{name: Jane Doe, email: jane@example.com}"),
     "tags": Key("list", "Tags for --select tag:NAME.", default=[]),
     "max_rejected_share": Key("number", "Exit non-zero when more than this share of rows is rejected.",
                               default=0.0, minimum=0, maximum=1),
