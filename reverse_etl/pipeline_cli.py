@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .cli import _engine, manifest_option, resolve_target, warehouse_target_options
+from .errors import ConfigError
 
 PROJECT_DIR_OPTION = click.option("--project-dir", type=click.Path(file_okay=False), default=None,
                                   envvar="DBT_PROJECT_DIR", help="dbt project folder (default: the current folder).")
@@ -52,7 +53,58 @@ def exposures_command(out_path, check, as_json, manifest_path, project_dir):
     sys.exit(1 if check and result.changed else 0)
 
 
+@click.command("init")
+@click.option("--model", default=None, help="dbt model to sync (resolved through target/manifest.json).")
+@click.option("--relation", default=None, help="Or an explicit relation: schema.table.")
+@click.option("--identifier", default=None, help="Identifier column (default: external_id, user_id, customer_id, id...).")
+@click.option("--type", "identifier_type", default=None,
+              help="Identifier type: external_id (default), email, phone, braze_id.")
+@click.option("--sync", "sync_name", default=None, help="Sync name (default: the model's name).")
+@click.option("--force", is_flag=True, help="Replace an existing manifest.")
+@click.option("--append", is_flag=True, help="Add the sync to an existing manifest (its comments are not kept; "
+                                              "a .bak copy is).")
+@click.option("--destination", default=None, help="With --append: the destination of the new sync.")
+@click.option("--endpoint", default=None, help="Braze REST endpoint for a new manifest (default: "
+                                                "RSYNC_BRAZE_ENDPOINT, else the local emulator).")
+@click.option("--api-key-env", default="BRAZE_API_KEY", show_default=True,
+              help="Environment variable the new manifest reads the API key from.")
+@manifest_option
+@warehouse_target_options
+def init_command(model, relation, identifier, identifier_type, sync_name, force, append, destination, endpoint,
+                 api_key_env, manifest_path, project_dir, profiles_dir, profile, target):
+    """Scaffold rsync_braze.yml for a model, from its columns in the warehouse.
+
+    \b
+    Columns named like Braze standard fields (email, phone, first_name, country, dob, ...) are mapped to
+    them; the others become custom attributes typed from their SQL types.
+    \b
+    Examples:
+      dbt build && rsync-braze init --model braze_users
+      rsync-braze init --model crm_contacts --identifier contact_email --type email --append
+      rsync-braze validate && rsync-braze plan
+    """
+    from . import scaffold
+    from .warehouse import connect
+
+    project = Path(project_dir or ".").resolve()
+    path = Path(manifest_path or "rsync_braze.yml")
+    path = path if path.is_absolute() else project / path
+    if path.exists() and not (force or append):  # before touching the warehouse
+        raise ConfigError(f"{path} already exists: pass --append to add a sync to it, or --force to replace it.")
+    spec = resolve_target(str(project), profiles_dir, profile, target)
+    with connect(spec) as conn:
+        found = scaffold.propose(conn, project, model, relation, identifier, identifier_type, sync_name)
+    done = scaffold.write(found, path, force=force, append=append, destination=destination,
+                          endpoint=endpoint or scaffold.DEFAULT_ENDPOINT, api_key_env=api_key_env)
+    standard = [f"{c}->{a}" for c, a in found.mapping.items() if a not in found.custom_attributes]
+    click.echo(f"{path}: {done}; sync {found.sync_name!r} reads {found.relation}, identifier "
+               f"{found.identifier} ({found.identifier_type}); standard fields: {', '.join(standard) or 'none'}; "
+               f"custom attributes: {', '.join(f'{a} ({t})' for a, t in found.custom_attributes.items()) or 'none'}"
+               + (f"; not mapped: {', '.join(found.unmapped)}" if found.unmapped else "")
+               + ". Next: rsync-braze validate && rsync-braze plan", err=True)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main group."""
-    for command in (exposures_command,):
+    for command in (exposures_command, init_command):
         cli.add_command(command)
