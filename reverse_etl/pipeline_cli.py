@@ -104,7 +104,89 @@ def init_command(model, relation, identifier, identifier_type, sync_name, force,
                + ". Next: rsync-braze validate && rsync-braze plan", err=True)
 
 
+def _read_only(project_dir, profiles_dir, profile, target, manifest_path, syncs):
+    """The manifest's state schema and a read-only connection; unknown sync names are an error."""
+    from .manifest import load
+    from .warehouse import connect
+
+    project = Path(project_dir or ".").resolve()
+    manifest = load(manifest_path, project)
+    unknown = [s for s in syncs if s not in manifest.syncs]
+    if unknown:
+        raise ConfigError(f"Unknown sync(s) {', '.join(unknown)} in {manifest.path} "
+                          f"(syncs there: {', '.join(manifest.syncs) or 'none'}).")
+    conn = connect(resolve_target(str(project), profiles_dir, profile, target))
+    conn.read_only = True  # history never writes, whatever the SQL
+    return manifest.state_schema, conn
+
+
+@click.command("history")
+@click.argument("syncs", nargs=-1)
+@click.option("--limit", type=click.IntRange(1, 100000), default=20, show_default=True,
+              help="Runs shown (per sync when syncs are named).")
+@click.option("--status", default=None, help="Only runs with this status (success, partial, failed, interrupted...).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of runs on stdout.")
+@manifest_option
+@warehouse_target_options
+def history_command(syncs, limit, status, as_json, manifest_path, project_dir, profiles_dir, profile, target):
+    """Last runs from the run log, newest first: status, duration, counts, requests, data points, error.
+
+    \b
+    Examples:
+      rsync-braze history
+      rsync-braze history braze_users --limit 5 --json
+      rsync-braze history --status failed
+    """
+    from .history import format_run, runs
+
+    schema, conn = _read_only(project_dir, profiles_dir, profile, target, manifest_path, syncs)
+    with conn:
+        found = list(runs(conn, schema, tuple(syncs), limit, status))
+    if as_json:
+        click.echo(json.dumps(found))
+    elif not found:
+        click.echo(f"No runs{' of ' + ', '.join(syncs) if syncs else ''} in schema {schema!r} yet.", err=True)
+    for run in [] if as_json else found:
+        click.echo(format_run(run))
+
+
+@click.command("rejections")
+@click.argument("syncs", nargs=-1)
+@click.option("--run", "run_id", type=int, default=None, help="Only this run's rejected rows.")
+@click.option("--limit", type=click.IntRange(1, 1000000), default=100, show_default=True, help="Rows listed.")
+@click.option("--by-reason", is_flag=True, help="Count rows per reason (latest run of each sync, or --run).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+@manifest_option
+@warehouse_target_options
+def rejections_command(syncs, run_id, limit, by_reason, as_json, manifest_path, project_dir, profiles_dir, profile,
+                       target):
+    """Rows Braze or the checks refused, with the identifier, field and reason (newest runs first).
+
+    \b
+    Examples:
+      rsync-braze rejections braze_users --by-reason
+      rsync-braze rejections --run 42 --json
+    """
+    from .history import rejection_reasons, rejections
+
+    schema, conn = _read_only(project_dir, profiles_dir, profile, target, manifest_path, syncs)
+    with conn:
+        found = (rejection_reasons(conn, schema, tuple(syncs), run_id) if by_reason
+                 else list(rejections(conn, schema, tuple(syncs), run_id, limit)))
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    if not found:
+        click.echo("No rejected rows.", err=True)
+    for r in found:
+        if by_reason:
+            click.echo(f"{r['sync_name']} run {r['run_id']}: {r['rows']:,} x {r['reason']}")
+        else:
+            where = f"{r['identifier']}.{r['field']}" if r["field"] else str(r["identifier"])
+            click.echo(f"{r['sync_name']} run {r['run_id']}: {where}: {r['reason']}")
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main group."""
-    for command in (exposures_command, init_command):
+    for command in (exposures_command, init_command, history_command, rejections_command):
         cli.add_command(command)
