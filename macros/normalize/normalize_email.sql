@@ -5,7 +5,7 @@
 {#- An email address trimmed, lower-cased, with any white space inside removed; NULL when that is not a
     plausible address: exactly one @, a local part of the usual characters, a domain of dot-separated labels
     (letters, digits, hyphens) ending in a TLD of two letters or more. Placeholders such as test@test.com
-    pass: unification blocks them later (var('rsync_braze_blocked_email_patterns')). -#}
+    pass: unification blocks them later (seeds/identity/identity_blocked_values.csv). -#}
 {% macro default__normalize_email(column) %}
     {%- do rsync_braze._check_expression('normalize_email', column) -%}
     {%- set cleaned = "lower(translate(" ~ column ~ ", '" ~ rsync_braze._whitespace_chars() ~ "', ''))" -%}
