@@ -348,9 +348,11 @@ def status_command(syncs, limit, rejections, as_json, manifest_path, project_dir
 from .demo_data.cli import demo_data as _demo_data_command  # noqa: E402
 from .emulator.cli import emulator as _emulator_command  # noqa: E402
 from .pipeline_cli import register as register_pipeline_commands  # noqa: E402
+from .sources.cli import ingest as _ingest_command  # noqa: E402
 
 cli.add_command(_demo_data_command)
 cli.add_command(_emulator_command)
+cli.add_command(_ingest_command)
 register_pipeline_commands(cli)  # exposures, init, history, rejections, serve
 
 

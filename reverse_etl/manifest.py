@@ -99,6 +99,7 @@ class Manifest:
     state_schema: str
     destinations: dict[str, DestinationConfig]
     syncs: dict[str, SyncConfig]
+    sources: dict[str, Any] = field(default_factory=dict)  # reverse_etl.sources.config.SourceConfig by name
 
 
 class _Problems:
@@ -229,8 +230,11 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
         if sync.name in syncs:
             problems.add(f"syncs.{sync.name}", "is defined twice: sync names must be unique.")
         syncs[sync.name] = sync
+    from .sources.config import parse_sources
+
+    sources = parse_sources(top["sources"], problems)
     problems.raise_if_any()
-    return Manifest(manifest_path, str(top["state_schema"]), destinations, syncs)
+    return Manifest(manifest_path, str(top["state_schema"]), destinations, syncs, sources)
 
 
 def _check_endpoint(dest: DestinationConfig, where: str, problems: _Problems) -> None:

@@ -70,6 +70,7 @@ TOP_KEYS = {
     "state_schema": Key("str", "Warehouse schema holding snapshots, run log and rejections.", default="rsync_braze"),
     "destinations": Key("map", "Braze workspaces to send to, by name.", required=True),
     "syncs": Key("items", "The syncs: which model goes where, how.", required=True),
+    "sources": Key("map", "Files and webhooks landing in raw tables, by name: keys in docs/sources.md.", default={}),
     "timezone": Key("str", "IANA time zone of the syncs' cron schedules (a sync's own `timezone` wins).",
                     default="UTC", example="Europe/Paris"),
 }
@@ -137,9 +138,14 @@ MAPPING_KEYS = {
 
 def reference_markdown() -> str:
     """The manifest key reference, as Markdown tables (for the README)."""
+    return key_tables((("Top level", TOP_KEYS), ("`destinations.<name>`", DESTINATION_KEYS),
+                       ("`syncs[]`", SYNC_KEYS), ("`syncs[].mapping.<column>` (long form)", MAPPING_KEYS)))
+
+
+def key_tables(sections) -> str:
+    """Markdown tables of ``(title, keys)`` sections (also used by docs/sources.md's reference)."""
     parts = []
-    for title, keys in (("Top level", TOP_KEYS), ("`destinations.<name>`", DESTINATION_KEYS),
-                        ("`syncs[]`", SYNC_KEYS), ("`syncs[].mapping.<column>` (long form)", MAPPING_KEYS)):
+    for title, keys in sections:
         parts.append(f"#### {title}\n\n| key | type | default | meaning |\n|---|---|---|---|")
         for name, key in keys.items():
             kind = key.kind if not key.choices else " \\| ".join(map(str, key.choices))

@@ -1,0 +1,13 @@
+"""Sources landing in raw warehouse tables exactly once: files (local or SFTP) and webhooks.
+
+    config.py      the ``sources:`` section of the manifest: keys, validation, parsed configs
+    locations.py   local folders and SFTP servers (asyncssh): list and stream files
+    formats.py     CSV / JSON / JSON-lines parsing, row by row, malformed rows rejected with their line
+    files.py       one file, one transaction: rows, rejects and ledger row together
+    store.py       the SQL: raw tables, ledger (``source_files``), rejects (``source_rejects``)
+    runner.py      ``rsync-braze ingest``: selected sources, one lock each
+    cli.py         the click commands
+    sftp_server.py a loopback SFTP server for the tests and the demo
+
+See docs/sources.md.
+"""

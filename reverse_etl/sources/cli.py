@@ -1,0 +1,67 @@
+"""``rsync-braze ingest [SOURCE...]`` and ``rsync-braze ingest serve``: click layer only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from ..cli import manifest_option, resolve_target, warehouse_target_options
+
+
+class _IngestGroup(click.Group):
+    """``ingest SOURCE...`` runs sources; ``ingest serve`` is a subcommand: anything else goes to ``run``."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _load(project_dir, manifest_path):
+    from ..manifest import load
+
+    project = Path(project_dir or ".").resolve()
+    return project, load(manifest_path, project)  # validated completely before any I/O
+
+
+@click.group("ingest", cls=_IngestGroup)
+def ingest():
+    """Land sources in raw warehouse tables: files (local or SFTP) and webhooks.
+
+    \b
+    rsync-braze ingest                   every files source of the manifest
+    rsync-braze ingest contacts_files    only these sources
+    rsync-braze ingest serve --port 8080 receive the webhook sources (POST /hooks/<source>)
+
+    Each file is loaded once (a ledger in the state schema); see docs/sources.md.
+    """
+
+
+@ingest.command("run", hidden=True)
+@click.argument("sources", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document with every file's outcome.")
+@manifest_option
+@warehouse_target_options
+def run_command(sources, as_json, manifest_path, project_dir, profiles_dir, profile, target):
+    """Load the new files of the file sources (all of them, or those named)."""
+    from .runner import ingest as run_ingest
+
+    project, manifest = _load(project_dir, manifest_path)
+    spec = resolve_target(str(project), profiles_dir, profile, target)
+    results = run_ingest(manifest, spec, project, tuple(sources))
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in results]))
+        return
+    for r in results:
+        loaded = [f for f in r.files if f.status == "loaded"]
+        click.echo(f"{r.source}: {len(loaded)} file(s) loaded, {sum(f.rows for f in loaded):,} rows, "
+                   f"{sum(f.rejected for f in loaded):,} rejected; {r.count('skipped')} already loaded; "
+                   f"{r.count('changed')} changed after loading")
+        for f in loaded:
+            click.echo(f"  loaded {f.path}: {f.rows:,} rows, {f.rejected:,} rejected ({f.seconds:.1f}s)")
+        for f in r.files:
+            if f.status == "changed":
+                click.echo(f"  CHANGED after loading, not reloaded: {f.path} (see docs/sources.md)", err=True)

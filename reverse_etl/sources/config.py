@@ -1,0 +1,340 @@
+"""The ``sources:`` section of ``rsync_braze.yml``: files (local or SFTP) and webhooks landing in raw tables.
+
+Validated with the rest of the manifest, before any I/O, by :func:`parse_sources` (every problem names the
+file, the source, the key and the fix). Secrets are never in the manifest: a source names the environment
+variable holding them (``password_env``, ``secret_env``...), read only when the source runs.
+The key tables below are the documentation too: ``docs/sources.md`` embeds :func:`reference_markdown`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..manifest_schema import Key, key_tables
+
+SOURCE_TYPES = ("files", "webhook")
+FORMATS = ("csv", "json", "jsonl")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# strftime directives a file-name date may use, with the text they match.
+DATE_DIRECTIVES = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}",
+                   "%y": r"\d{2}", "%j": r"\d{3}"}
+SECRET_KEYS = {"password": "password_env", "secret": "secret_env", "token": "secret_env",
+               "private_key_passphrase": "private_key_passphrase_env", "passphrase": "private_key_passphrase_env"}
+
+COMMON_KEYS = {
+    "type": Key("enum", "What the source is: files (CSV/JSON from a folder or SFTP) or webhook (HTTP pushes).",
+                required=True, choices=SOURCE_TYPES),
+    "schema": Key("str", "Schema of the raw table (dbt's `rsync_braze_raw_schema` reads `raw`).", default="raw"),
+    "table": Key("str", "Raw table name (default `raw_<source>`).", example="raw_shop_hooks"),
+}
+FILE_KEYS = {
+    "format": Key("enum", "File format: csv, json (an array of objects, or one object) or jsonl (one object a "
+                          "line).", required=True, choices=FORMATS),
+    "directory": Key("str", "Local folder to read (relative to the project folder). Give this or `sftp`.",
+                     example="landing/contacts"),
+    "sftp": Key("map", "SFTP server to read from (keys below). Give this or `directory`.",
+                example="{host: files.example.com, username: etl, private_key: ~/.ssh/id_ed25519}"),
+    "glob": Key("str", "File names to load (`*`, `?`, `[abc]`; `{date}` stands for `date_format`). Give this or "
+                       "`regex`.", example="contacts_{date}.csv"),
+    "regex": Key("str", "File names to load, as a full-match regular expression; a `(?P<date>...)` group is parsed "
+                        "with `date_format`.", example=r"contacts_(?P<date>\d{8})\.csv"),
+    "date_format": Key("str", "strftime format of the date in file names (%Y %m %d %H %M %S %y %j): files load "
+                              "in date order and the date lands in `_file_date`.", example="%Y%m%d"),
+    "since": Key("str", "Ignore files whose name date is before this day (YYYY-MM-DD).", example="2026-01-01"),
+    "delimiter": Key("str", "CSV field delimiter (one character; `\\t` for tabs).", default=","),
+    "quote": Key("str", "CSV quote character.", default='"'),
+    "encoding": Key("str", "Text encoding of the files (a Python codec name).", default="utf-8",
+                    example="latin-1"),
+    "header": Key("bool", "The CSV's first line names the columns.", default=True),
+    "columns": Key("list", "Column names when `header: false`.", default=[]),
+}
+SFTP_KEYS = {
+    "host": Key("str", "SFTP server host name.", required=True),
+    "port": Key("int", "SFTP server port.", default=22, minimum=1, maximum=65535),
+    "username": Key("str", "User name.", required=True),
+    "password_env": Key("str", "Environment variable holding the password (password authentication).",
+                        example="SFTP_PASSWORD"),
+    "private_key": Key("str", "Path of a private key file (key authentication).", example="~/.ssh/id_ed25519"),
+    "private_key_passphrase_env": Key("str", "Environment variable holding the key's passphrase, if it has one."),
+    "known_hosts": Key("str", "known_hosts file checked against the server's host key.",
+                       default="~/.ssh/known_hosts"),
+    "check_host_key": Key("bool", "Verify the server's host key against `known_hosts` (turn off only for tests).",
+                          default=True),
+    "directory": Key("str", "Remote folder holding the files.", default="."),
+    "timeout": Key("number", "Seconds to wait for the connection.", default=30, minimum=1, maximum=600),
+}
+WEBHOOK_KEYS = {
+    "auth": Key("enum", "hmac: `signature_header` carries the HMAC-SHA256 of the body (hex, optionally "
+                        "`sha256=`-prefixed); bearer: `Authorization: Bearer <token>`.", required=True,
+                choices=("hmac", "bearer")),
+    "secret_env": Key("str", "Environment variable holding the HMAC secret or the bearer token.", required=True,
+                      example="SHOP_HOOK_SECRET"),
+    "signature_header": Key("str", "Header carrying the HMAC signature.", default="X-Signature-256"),
+    "idempotency_header": Key("str", "Request header whose value makes a retried request a no-op (an array's "
+                                     "records get `<key>:<index>`).", default="Idempotency-Key"),
+    "idempotency_field": Key("str", "Record field used as idempotency key instead (required in every record).",
+                             example="event_id"),
+    "max_body_bytes": Key("int", "Larger bodies get 413.", default=1_048_576, minimum=64, maximum=64 * 1_048_576),
+    "notify": Key("bool", "After each commit, `NOTIFY rsync_braze, '<source>'` (for realtime syncs).",
+                  default=True),
+}
+
+
+@dataclass(frozen=True)
+class SftpConfig:
+    host: str
+    port: int
+    username: str
+    password_env: str | None
+    private_key: str | None
+    private_key_passphrase_env: str | None
+    known_hosts: str
+    check_host_key: bool
+    directory: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class FileSourceConfig:
+    name: str
+    schema: str
+    table: str
+    format: str
+    directory: str | None
+    sftp: SftpConfig | None
+    name_pattern: re.Pattern
+    date_format: str | None
+    since: dt.date | None
+    delimiter: str
+    quote: str
+    encoding: str
+    header: bool
+    columns: tuple[str, ...]
+    type: str = "files"
+
+
+@dataclass(frozen=True)
+class WebhookSourceConfig:
+    name: str
+    schema: str
+    table: str
+    auth: str
+    secret_env: str
+    signature_header: str
+    idempotency_header: str
+    idempotency_field: str | None
+    max_body_bytes: int
+    notify: bool
+    type: str = "webhook"
+
+    def secret(self) -> bytes:
+        """The HMAC secret or bearer token, read from the environment (never stored in the manifest)."""
+        return read_env(self.secret_env, f"Source {self.name!r}", "the webhook secret").encode()
+
+
+SourceConfig = FileSourceConfig | WebhookSourceConfig
+
+
+def read_env(name: str, who: str, what: str) -> str:
+    """A secret from the environment, or a ConfigError naming the variable (never a value)."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise ConfigError(f"{who}: environment variable {name} is not set: export {what} in it "
+                          f"(the manifest names the variable, never the secret).")
+    return value
+
+
+def parse_sources(data: Any, problems: Any) -> dict[str, SourceConfig]:
+    """Validate the ``sources:`` mapping; report into ``problems`` (``add(where, message)``)."""
+    from ..manifest import _check_keys  # the manifest's own checker: same messages, same "did you mean"
+
+    out: dict[str, SourceConfig] = {}
+    if data is None:
+        return out
+    for name, body in data.items():
+        where = f"sources.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.add(where, "source names use lower case letters, digits and underscores, starting with a "
+                                "letter (at most 41 characters).")
+            continue
+        if not isinstance(body, dict):
+            problems.add(where, "must be a mapping with at least `type:` (files or webhook).")
+            continue
+        before = len(problems.items)
+        body = _no_secrets(body, where, problems)
+        kind = body.get("type")
+        keys = {**COMMON_KEYS, **(FILE_KEYS if kind == "files" else WEBHOOK_KEYS if kind == "webhook" else {})}
+        s = _check_keys(body, keys, where, problems)
+        if kind not in SOURCE_TYPES:
+            continue
+        table = s["table"] or f"raw_{name}"
+        for key, value in (("schema", s["schema"]), ("table", table)):
+            if not TABLE_RE.match(str(value)):
+                problems.add(f"{where}.{key}", f"{value!r}: use lower case letters, digits and underscores.")
+        if kind == "files":
+            source = _files(name, s, str(table), where, problems)
+        else:
+            source = _webhook(name, s, str(table), where, problems)
+        if source is not None and len(problems.items) == before:
+            out[name] = source
+    return out
+
+
+def _no_secrets(body: dict, where: str, problems: Any) -> dict:
+    """A secret written in the manifest is refused with the key to use instead; the value is never echoed."""
+    clean = dict(body)
+    for spot, mapping in ((where, clean), (f"{where}.sftp", clean.get("sftp"))):
+        if not isinstance(mapping, dict):
+            continue
+        for key, instead in SECRET_KEYS.items():
+            if key in mapping:
+                problems.add(f"{spot}.{key}", f"secrets never go in the manifest: put it in an environment "
+                                              f"variable and name that variable in `{instead}`.")
+                mapping.pop(key)
+    if isinstance(clean.get("sftp"), dict):
+        clean["sftp"] = dict(clean["sftp"])
+    return clean
+
+
+def _check_env(value: str | None, where: str, problems: Any) -> None:
+    if value is not None and not ENV_NAME_RE.match(value):
+        problems.add(where, f"{value!r} is not an environment variable name (letters, digits, underscores).")
+
+
+def _files(name: str, s: dict, table: str, where: str, problems: Any) -> FileSourceConfig | None:
+    from ..manifest import _check_keys
+
+    if bool(s["directory"]) == bool(s["sftp"]):
+        problems.add(where, "give exactly one of `directory` (a local folder) or `sftp` (a server).")
+    sftp = None
+    if s["sftp"]:
+        f = _check_keys(s["sftp"], SFTP_KEYS, f"{where}.sftp", problems)
+        if not f["password_env"] and not f["private_key"]:
+            problems.add(f"{where}.sftp", "needs `password_env` (password authentication) or `private_key` "
+                                          "(a key file), or both.")
+        _check_env(f["password_env"], f"{where}.sftp.password_env", problems)
+        _check_env(f["private_key_passphrase_env"], f"{where}.sftp.private_key_passphrase_env", problems)
+        sftp = SftpConfig(**{k: f[k] for k in SFTP_KEYS})
+    pattern = _name_pattern(s, where, problems)
+    if len(s["delimiter"]) != 1 and s["delimiter"] != "\\t":
+        problems.add(f"{where}.delimiter", "must be one character (or \\t for tabs).")
+    if len(s["quote"]) != 1:
+        problems.add(f"{where}.quote", "must be one character.")
+    try:
+        codecs.lookup(s["encoding"])
+        if "id,\n".encode(s["encoding"]) != b"id,\n":
+            raise ValueError
+    except LookupError:
+        problems.add(f"{where}.encoding", f"{s['encoding']!r} is not a known encoding (e.g. utf-8, latin-1, cp1252).")
+    except ValueError:
+        # Files are split into lines before decoding (a bad line is rejected alone): ASCII-compatible codecs only.
+        problems.add(f"{where}.encoding", f"{s['encoding']!r} cannot be read line by line: convert the files to "
+                                          f"utf-8 (or another ASCII-compatible encoding).")
+    if s["format"] == "csv" and not s["header"] and not s["columns"]:
+        problems.add(f"{where}.columns", "with `header: false`, name the columns: columns: [id, email, ...].")
+    if s["format"] != "csv" and (s["columns"] or not s["header"]):
+        problems.add(f"{where}.columns", "header and columns apply to CSV files only.")
+    since = None
+    if s["since"] is not None:
+        try:
+            since = dt.date.fromisoformat(str(s["since"]))
+        except ValueError:
+            problems.add(f"{where}.since", "must be a day, YYYY-MM-DD.")
+        if not s["date_format"]:
+            problems.add(f"{where}.since", "needs `date_format` (and a date in the file names) to compare with.")
+    if pattern is None or (s["sftp"] and sftp is None):
+        return None
+    return FileSourceConfig(
+        name=name, schema=str(s["schema"]), table=table, format=s["format"], directory=s["directory"], sftp=sftp,
+        name_pattern=pattern, date_format=s["date_format"], since=since,
+        delimiter="\t" if s["delimiter"] == "\\t" else s["delimiter"], quote=s["quote"], encoding=s["encoding"],
+        header=bool(s["header"]), columns=tuple(s["columns"] or ()),
+    )
+
+
+def _name_pattern(s: dict, where: str, problems: Any) -> re.Pattern | None:
+    """One compiled full-match pattern for file names, with a ``date`` group when a date format is given."""
+    if bool(s["glob"]) == bool(s["regex"]):
+        problems.add(where, "give exactly one of `glob` (e.g. contacts_*.csv) or `regex` to select the files.")
+        return None
+    date_format = s["date_format"]
+    date_re = None
+    if date_format:
+        unknown = set(re.findall(r"%.", date_format)) - set(DATE_DIRECTIVES)
+        if unknown:
+            problems.add(f"{where}.date_format", f"unsupported directive(s) {', '.join(sorted(unknown))}: use "
+                                                 f"{' '.join(DATE_DIRECTIVES)}.")
+            return None
+        date_re = re.sub(r"%.", lambda m: DATE_DIRECTIVES[m.group()], re.escape(date_format).replace("\\%", "%"))
+    if s["glob"]:
+        glob = s["glob"]
+        if "/" in glob:
+            problems.add(f"{where}.glob", "matches file names in the folder: put the folder in `directory`.")
+            return None
+        if date_format and "{date}" not in glob:
+            problems.add(f"{where}.glob", "with `date_format`, mark where the date is: e.g. contacts_{date}.csv.")
+            return None
+        if "{date}" in glob and not date_format:
+            problems.add(f"{where}.date_format", "the glob has {date}: say how it is written, e.g. %Y%m%d.")
+            return None
+        parts = [_glob_to_regex(p) for p in glob.split("{date}")]
+        text = f"(?P<date>{date_re})".join(parts) if date_re else parts[0]
+    else:
+        text = s["regex"]
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        problems.add(f"{where}.regex", f"is not a valid regular expression: {exc}.")
+        return None
+    if date_format and "date" not in pattern.groupindex:
+        problems.add(f"{where}.regex", "with `date_format`, capture the date in a (?P<date>...) group.")
+        return None
+    return pattern
+
+
+def _glob_to_regex(glob: str) -> str:
+    out = []
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in glob[i + 1:]:
+            end = glob.index("]", i + 1)
+            body = glob[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _webhook(name: str, s: dict, table: str, where: str, problems: Any) -> WebhookSourceConfig | None:
+    _check_env(s["secret_env"], f"{where}.secret_env", problems)
+    for key in ("signature_header", "idempotency_header"):
+        if not re.match(r"^[A-Za-z0-9-]+$", str(s[key])):
+            problems.add(f"{where}.{key}", "must be an HTTP header name (letters, digits, dashes).")
+    if s["secret_env"] is None:
+        return None
+    return WebhookSourceConfig(
+        name=name, schema=str(s["schema"]), table=table, auth=s["auth"], secret_env=s["secret_env"],
+        signature_header=s["signature_header"], idempotency_header=s["idempotency_header"],
+        idempotency_field=s["idempotency_field"], max_body_bytes=int(s["max_body_bytes"]), notify=bool(s["notify"]),
+    )
+
+
+def reference_markdown() -> str:
+    """The source key reference as Markdown tables (embedded in docs/sources.md; a test keeps them equal)."""
+    return key_tables((("Every source: `sources.<name>`", COMMON_KEYS), ("`type: files`", FILE_KEYS),
+                       ("`type: files`, `sftp:`", SFTP_KEYS), ("`type: webhook`", WEBHOOK_KEYS)))

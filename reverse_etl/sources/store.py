@@ -1,0 +1,130 @@
+"""Warehouse tables of the sources: raw tables, the ledger of loaded files, rejected rows.
+
+    <state_schema>.source_files     one row per file loaded: source, path, size, mtime, sha256, rows, rejected,
+                                    loaded_at; changed_at / changed_checksum when the file changed afterwards
+    <state_schema>.source_rejects   rows not loaded: source, path, line, reason, the raw text (first 1,000 chars)
+    <schema>.raw_<source>           the rows: ``_file``, ``_line``, ``_file_date``, ``_loaded_at``, then one text
+                                    column per CSV column (new ones are added), or ``record jsonb`` for JSON
+    <schema>.raw_<source> (webhook) ``_id``, ``_received_at``, ``_idempotency_key`` (unique), ``record jsonb``
+
+The ledger row of a file is written in the same transaction as its rows and rejects, so a file is either
+entirely loaded and recorded, or not at all (a crash mid-file leaves nothing; the next run loads it).
+Identifiers from configuration are quoted; values are bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import psycopg
+from psycopg import sql
+
+from ..warehouse import copy_rows, ident
+
+FILE_META = (("_file", "text not null"), ("_line", "bigint not null"), ("_file_date", "date"),
+             ("_loaded_at", "timestamptz not null default clock_timestamp()"))
+REJECT_COLUMNS = ("source", "path", "line", "reason", "raw")
+RAW_TEXT_LIMIT = 1000
+
+
+def ensure_state(conn: psycopg.Connection, state_schema: str) -> None:
+    """Create the ledger and rejects tables (idempotent; serialized against concurrent first runs)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('rsync_braze:sources:ddl'))")
+        conn.execute(sql.SQL("create schema if not exists {}").format(ident(state_schema)))
+        conn.execute(sql.SQL("""
+            create table if not exists {} (
+                source text not null,
+                path text not null,
+                size bigint not null,
+                mtime double precision,
+                checksum text not null,
+                rows bigint not null,
+                rejected bigint not null,
+                loaded_at timestamptz not null default clock_timestamp(),
+                changed_at timestamptz,
+                changed_checksum text,
+                primary key (source, path)
+            )""").format(ident(state_schema, "source_files")))
+        conn.execute(sql.SQL("""
+            create table if not exists {} (
+                source text not null,
+                path text not null,
+                line bigint,
+                reason text not null,
+                raw text,
+                rejected_at timestamptz not null default clock_timestamp()
+            )""").format(ident(state_schema, "source_rejects")))
+        conn.execute(sql.SQL("create index if not exists source_rejects_by_file on {} (source, path)").format(
+            ident(state_schema, "source_rejects")))
+
+
+def try_lock(conn: psycopg.Connection, source: str) -> bool:
+    """Session lock: one ingest per source at a time (released when the connection closes)."""
+    row = conn.execute("select pg_try_advisory_lock(hashtext('rsync_braze:ingest:' || %s))", (source,)).fetchone()
+    conn.commit()
+    return bool(row[0])
+
+
+def ledger(conn: psycopg.Connection, state_schema: str, source: str) -> dict[str, tuple[int, float | None, str]]:
+    """path -> (size, mtime, checksum) of the files already loaded (one small row per file)."""
+    rows = conn.execute(sql.SQL("select path, size, mtime, checksum from {} where source = %s").format(
+        ident(state_schema, "source_files")), (source,)).fetchall()
+    conn.commit()
+    return {path: (size, mtime, checksum) for path, size, mtime, checksum in rows}
+
+
+def record_file(conn: psycopg.Connection, state_schema: str, source: str, path: str, size: int,
+                mtime: float | None, checksum: str, rows: int, rejected: int) -> None:
+    """The ledger row, inside the file's transaction; a concurrent load of the same file fails on the key."""
+    conn.execute(sql.SQL("insert into {} (source, path, size, mtime, checksum, rows, rejected) "
+                         "values (%s, %s, %s, %s, %s, %s, %s)").format(ident(state_schema, "source_files")),
+                 (source, path, size, mtime, checksum, rows, rejected))
+
+
+def touch_file(conn: psycopg.Connection, state_schema: str, source: str, path: str, mtime: float | None) -> None:
+    """Same content, new modification time (a copy or ``touch``): remember the time to skip the checksum next run."""
+    conn.execute(sql.SQL("update {} set mtime = %s where source = %s and path = %s").format(
+        ident(state_schema, "source_files")), (mtime, source, path))
+    conn.commit()
+
+
+def mark_changed(conn: psycopg.Connection, state_schema: str, source: str, path: str, checksum: str) -> None:
+    """A loaded file whose content changed: recorded for the report, never reloaded silently."""
+    conn.execute(sql.SQL("update {} set changed_at = coalesce(changed_at, clock_timestamp()), "
+                         "changed_checksum = %s where source = %s and path = %s").format(
+        ident(state_schema, "source_files")), (checksum, source, path))
+    conn.commit()
+
+
+def ensure_file_table(conn: psycopg.Connection, schema: str, table: str, data_columns: Sequence[tuple[str, str]]) -> None:
+    """Create the raw table, or add the columns it lacks (schema drift: a new CSV column becomes a new column)."""
+    conn.execute(sql.SQL("create schema if not exists {}").format(ident(schema)))
+    columns = [*FILE_META, *data_columns]
+    conn.execute(sql.SQL("create table if not exists {} ({})").format(
+        ident(schema, table),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(ident(n), sql.SQL(t)) for n, t in columns)))
+    have = {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        (schema, table))}
+    for name, kind in data_columns:
+        if name not in have:
+            conn.execute(sql.SQL("alter table {} add column {} {}").format(ident(schema, table), ident(name),
+                                                                            sql.SQL(kind)))
+
+
+def copy_rejects(conn: psycopg.Connection, state_schema: str, rejects: Iterable[Sequence[object]]) -> int:
+    """COPY the rejected rows (source, path, line, reason, raw) of one file."""
+    return copy_rows(conn, state_schema, "source_rejects", REJECT_COLUMNS, rejects)
+
+
+def ensure_webhook_table(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """The webhook raw table; the unique idempotency key makes a retried request a no-op."""
+    conn.execute(sql.SQL("create schema if not exists {}").format(ident(schema)))
+    conn.execute(sql.SQL("""
+        create table if not exists {} (
+            _id bigserial primary key,
+            _received_at timestamptz not null default clock_timestamp(),
+            _idempotency_key text unique,
+            record jsonb not null
+        )""").format(ident(schema, table)))
