@@ -24,6 +24,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not dbt and not slow"
 
+# Not part of `make test`: every benchmark in one run, results in benchmarks/results/<date>.{json,md,png}.
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 clean:
 	-$(BIN)/rsync-braze warehouse stop
 	rm -rf $(VENV) .rsync-braze target dbt_packages logs integration_tests/target integration_tests/dbt_packages
