@@ -339,6 +339,8 @@ class Engine:
         ledger.ensure_ledger(conn, self.manifest.state_schema, sync.name)
         table = relation(self.manifest.state_schema, f"ledger__{sync.name}")
         conn.commit()
+        # The count and the stream that follows see one state; the level must be set before the first query.
+        conn.execute("set transaction isolation level repeatable read")
         delivered = int(conn.execute(f"select count(*) from {table}").fetchone()[0])
         return ledger.ledger_query(sync, spec.model_relation, table), delivered
 
@@ -346,7 +348,6 @@ class Engine:
                         recorder: _Recorder, counts: dict[str, int]) -> None:
         """Send each event or purchase not yet in the ledger, once."""
         query, delivered = self._ledger_query(conn, sync, spec)
-        conn.execute("set transaction isolation level repeatable read")
         recorder.count("unchanged", delivered)
         app_id = self.manifest.destinations[sync.destination].app_id
 
