@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -65,3 +66,36 @@ def run_command(sources, as_json, manifest_path, project_dir, profiles_dir, prof
         for f in r.files:
             if f.status == "changed":
                 click.echo(f"  CHANGED after loading, not reloaded: {f.path} (see docs/sources.md)", err=True)
+
+
+@ingest.command("serve")
+@click.argument("sources", nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (put a TLS-terminating proxy in front for the internet).")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on (0: any free port).")
+@manifest_option
+@warehouse_target_options
+def serve_command(sources, host, port, manifest_path, project_dir, profiles_dir, profile, target):
+    """Receive the webhook sources: POST /hooks/<source> with a JSON record or an array of records.
+
+    Each request is authenticated (HMAC-SHA256 signature or bearer token), its records are committed to
+    raw_<source> before the 2xx answer, and NOTIFY rsync_braze tells realtime syncs. SIGTERM or Ctrl-C
+    finishes the requests already received, then stops.
+    """
+    from .runner import pick
+    from .webhook import serve
+
+    project, manifest = _load(project_dir, manifest_path)
+    chosen = pick(manifest, tuple(sources), "webhook")
+    if not chosen:
+        raise click.UsageError("the manifest has no webhook source (type: webhook) to serve.")
+    spec = resolve_target(str(project), profiles_dir, profile, target)
+
+    def ready(bound: int) -> None:
+        names = ", ".join(f"/hooks/{s.name}" for s in chosen)
+        click.echo(f"listening on http://{host}:{bound} ({names})")
+        sys.stdout.flush()  # tests and supervisors wait for this line
+
+    counters = serve(chosen, spec, host, port, ready)
+    click.echo(f"stopped: {counters['requests']:,} requests, {counters['records']:,} records received, "
+               f"{counters['stored']:,} stored, {counters['rejected']:,} requests refused")

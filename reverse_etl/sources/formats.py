@@ -121,18 +121,19 @@ def _checked_json(text: str) -> str | None:
         return f"malformed JSON: {str(exc).split(':')[0]}"
     if not isinstance(value, dict):
         return f"a JSON {type(value).__name__}, not an object"
-    if "\\u0000" in text and _has_nul(value):
+    if "\\u0000" in text and has_nul(value):
         return r"contains \u0000, which PostgreSQL's jsonb cannot store"
     return None
 
 
-def _has_nul(value) -> bool:
+def has_nul(value) -> bool:
+    """Whether a parsed JSON value holds a NUL character anywhere (jsonb cannot store it)."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 
