@@ -186,7 +186,66 @@ def rejections_command(syncs, run_id, limit, by_reason, as_json, manifest_path, 
             click.echo(f"{r['sync_name']} run {r['run_id']}: {where}: {r['reason']}")
 
 
+def _iso_time(value: str | None):
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--clock-start {value!r} is not an ISO date-time (e.g. 2026-11-30T05:59:58+01:00).") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@click.command("serve")
+@click.option("--select", "-s", "selectors", multiple=True, help="Serve only these syncs (same selectors as run).")
+@click.option("--status-file", default=None,
+              help="JSON status for orchestrators (default: .rsync-braze/serve-status.json in the project).")
+@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Syncs running at the same time (never two runs of one sync).")
+@click.option("--no-catch-up", is_flag=True, help="At start, do not run cron syncs that missed a run while down.")
+@click.option("--debounce", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds to gather NOTIFYs into one trigger.")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(0), default=300, show_default=True,
+              help="Realtime syncs also run when idle this long (0: only on NOTIFY).")
+@click.option("--ignore-dbt-results", is_flag=True, help="Sync even when dbt's last run failed on the model.")
+@click.option("--clock-start", default=None, hidden=True,
+              help="Pretend the clock starts at this ISO time (tests, rehearsing a schedule).")
+@manifest_option
+@warehouse_target_options
+def serve_command(selectors, status_file, workers, no_catch_up, debounce, poll_seconds, ignore_dbt_results,
+                  clock_start, manifest_path, project_dir, profiles_dir, profile, target):
+    """Run syncs on their `schedule` (cron, in their time zone) and realtime syncs on NOTIFY, until SIGTERM.
+
+    \b
+    schedule: "0 6 * * *"  + timezone: Europe/Paris   runs at 06:00 Paris time
+    schedule: realtime     runs within seconds of NOTIFY rsync_braze, '<model>' (dbt post-hook:
+                           {{ rsync_braze.notify_sync() }}), and every --poll seconds
+    A sync never runs twice at once; a missed cron run is caught up once at start; SIGTERM lets runs in
+    flight finish and commit, then exits 0. Logs go to stderr; state to --status-file.
+    \b
+    Example:
+      rsync-braze serve --status-file /var/run/rsync-braze.json
+    """
+    import logging
+    from dataclasses import replace
+
+    from .scheduler import Clock, Scheduler
+    from .selection import select
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
+    chosen = select(engine.manifest, tuple(selectors), engine.project_dir)
+    manifest = replace(engine.manifest, syncs={s.name: s for s in chosen})
+    status = Path(status_file) if status_file else engine.project_dir / ".rsync-braze" / "serve-status.json"
+    Scheduler(manifest, engine.target, engine.project_dir, status_path=status, workers=workers,
+              clock=Clock(_iso_time(clock_start)), catch_up=not no_catch_up, debounce=debounce,
+              poll_seconds=poll_seconds, ignore_dbt_results=ignore_dbt_results).serve()
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the main group."""
-    for command in (exposures_command, init_command, history_command, rejections_command):
+    for command in (exposures_command, init_command, history_command, rejections_command, serve_command):
         cli.add_command(command)

@@ -10,6 +10,10 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
+import requests
+
+from reverse_etl.emulator import EmulatorConfig, start_emulator
 
 BIN = Path(sys.executable).parent
 API_KEY = "pipeline-test-key-8d2e"
@@ -36,10 +40,10 @@ class Project:
         self.execute(f"insert into {{s}}.{table} select 'u' || g, 'user' || g || '@example.org', %s "
                      "from generate_series(%s::int, %s::int) g", (segment, start, start + n - 1))
 
-    def manifest(self, users: str = "", vips: str = "", top: str = "") -> Path:
-        """Two syncs, users and vips; extra keys for each as YAML lines (e.g. 'schedule: realtime')."""
-        def extra(text: str) -> str:
-            return "".join(f"\n                {line}" for line in text.splitlines() if line.strip())
+    def manifest(self, users: str = "", vips: str = "", top: str = "", dest: str = "") -> Path:
+        """Two syncs, users and vips; extra keys for each (and the destination) as YAML lines."""
+        def extra(text: str, indent: int = 16) -> str:
+            return "".join(f"\n{' ' * indent}{line}" for line in text.splitlines() if line.strip())
 
         path = self.dir / "rsync_braze.yml"
         path.write_text(textwrap.dedent(f"""
@@ -48,7 +52,7 @@ class Project:
             destinations:
               braze:
                 endpoint: {self.emulator_url}
-                api_key_env: {KEY_ENV}
+                api_key_env: {KEY_ENV}{extra(dest)}
                 custom_attributes:
                   segment: string
             syncs:
@@ -77,3 +81,20 @@ class Project:
 
     def drop(self) -> None:
         self.execute("drop schema if exists {st} cascade")
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """The local Braze emulator in a thread, for a test module (import this fixture to use it)."""
+    with start_emulator(EmulatorConfig(api_key=API_KEY, rate_limit_requests=None)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def pipeline_project(embedded_warehouse, schema, tmp_path, emulator):
+    """A fresh Project, the emulator emptied and without faults; its state schema dropped afterwards."""
+    requests.post(f"{emulator.url}/_emulator/reset", timeout=5)
+    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    p = Project(embedded_warehouse, tmp_path, schema, emulator.url)
+    yield p
+    p.drop()

@@ -1,4 +1,4 @@
-"""``rsync-braze history`` / ``rejections`` over real runs (PostgreSQL, the emulator over HTTP), as subprocesses."""
+"""``rsync-braze history`` / ``rejections`` over real runs (PostgreSQL, the emulator over HTTP)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,20 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-import requests
-from _pipeline import API_KEY, Project
+from _pipeline import Project, emulator, pipeline_project  # noqa: F401 - fixtures
 from click.testing import CliRunner
 
 from reverse_etl.cli import cli
-from reverse_etl.emulator import EmulatorConfig, start_emulator
 from reverse_etl.errors import RsyncBrazeError
 from reverse_etl.history import runs
 
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with start_emulator(EmulatorConfig(api_key=API_KEY, rate_limit_requests=None)) as handle:
-        yield handle
-
-
 @pytest.fixture
-def project(embedded_warehouse, schema, tmp_path, emulator):
-    requests.post(f"{emulator.url}/_emulator/reset", timeout=5)
-    p = Project(embedded_warehouse, tmp_path, schema, emulator.url)
-    p.manifest(vips="max_rejected_share: 0.5")
-    yield p
-    p.drop()
+def project(pipeline_project):
+    pipeline_project.manifest(vips="max_rejected_share: 0.5")
+    return pipeline_project
 
 
 def rsync(project: Project, *args: str):

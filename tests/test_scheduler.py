@@ -1,0 +1,268 @@
+"""``rsync-braze serve`` as a real process: a cron sync on time (in its time zone, with a shifted test clock),
+catch-up once after downtime, realtime syncs within 5 s of a NOTIFY (from psql-like SQL and from a dbt
+post-hook), one run per sync at a time, and a clean SIGTERM with state committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import requests
+from _pipeline import BIN, Project, emulator, pipeline_project  # noqa: F401 - fixtures
+
+from reverse_etl.errors import ConfigError
+from reverse_etl.manifest import load
+from reverse_etl.scheduler import Slot, check_schedules
+
+REPO = Path(__file__).resolve().parents[1]
+PARIS = ZoneInfo("Europe/Paris")
+
+
+# ------------------------------------------------------------------------------------------------ pure
+def sync_with(tmp_path, schedule: str, tz: str | None = None):
+    (tmp_path / "m.yml").write_text(
+        "destinations: {braze: {endpoint: 'https://rest.fra-01.braze.eu', api_key_env: K}}\n"
+        + (f"timezone: {tz}\n" if tz else "")
+        + f"syncs: [{{name: s, relation: a.b, identifier: {{column: id}}, schedule: '{schedule}'}}]\n")
+    return load(tmp_path / "m.yml")
+
+
+def test_cron_times_are_read_in_the_sync_time_zone(tmp_path):
+    manifest = sync_with(tmp_path, "0 6 * * *", "Europe/Paris")
+    slot = Slot(manifest.syncs["s"])
+    assert slot.sync.timezone == "Europe/Paris", "the manifest's timezone is the syncs' default"
+    winter = datetime(2026, 11, 30, 4, 59, 58, tzinfo=timezone.utc)
+    assert slot.next_after(winter) == datetime(2026, 11, 30, 5, 0, tzinfo=timezone.utc)  # 06:00 CET
+    summer = datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc)
+    assert slot.next_after(summer) == datetime(2026, 7, 1, 4, 0, tzinfo=timezone.utc)  # 06:00 CEST
+    assert slot.previous_before(winter) == datetime(2026, 11, 29, 5, 0, tzinfo=timezone.utc)
+
+
+def test_bad_time_zone_or_cron_is_refused_before_serving(tmp_path):
+    with pytest.raises(ConfigError, match="not an IANA time zone"):
+        sync_with(tmp_path, "0 6 * * *", "Europe/Pariss")
+    with pytest.raises(ConfigError, match="not a valid cron expression"):
+        check_schedules(sync_with(tmp_path, "0 25 * * *"))
+
+
+# ------------------------------------------------------------------------------------------- processes
+
+
+@pytest.fixture
+def project(pipeline_project):
+    return pipeline_project
+
+
+class Serve:
+    """``rsync-braze serve`` in a process of its own, its status file, and its stderr."""
+
+    def __init__(self, project: Project, *args: str):
+        self.status_path = project.dir / "status.json"
+        self.log = open(project.dir / "serve.log", "w+")  # noqa: SIM115 - read back by the test
+        self.proc = subprocess.Popen(project.cli("serve", "--status-file", str(self.status_path), *args),
+                                     env=project.env(), stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def status(self) -> dict:
+        try:
+            return json.loads(self.status_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def wait_for(self, predicate, timeout: float = 90, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"serve exited {self.proc.returncode}: {self.stderr()[-3000:]}"
+            status = self.status()
+            if status and predicate(status):
+                return status
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; status {self.status()}; log {self.stderr()[-3000:]}")
+
+    def stderr(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.log.close()
+
+
+@pytest.fixture
+def serve():
+    started: list[Serve] = []
+
+    def start(project: Project, *args: str) -> Serve:
+        started.append(Serve(project, *args))
+        return started[-1]
+
+    yield start
+    for s in started:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait(10)
+
+
+def last_run(name):
+    return lambda status: (status["syncs"][name]["last_run"] or {}).get("finished_at")
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_cron_sync_runs_on_time_in_its_zone_and_a_missed_run_is_caught_up_once(project, serve):
+    project.insert("users", 20)
+    project.insert("vips", 4)
+    # vips ran once, long ago (as far as the shifted clock is concerned): three 05:00 runs missed since.
+    project.manifest(users="schedule: '0 6 * * *'", vips="schedule: '0 5 * * *'", top="timezone: Europe/Paris")
+    assert subprocess.run(project.cli("run", "vips"), env=project.env(), capture_output=True).returncode == 0
+    day = datetime.now(PARIS).date() + timedelta(days=3)
+    start = datetime(day.year, day.month, day.day, 5, 59, 56, tzinfo=PARIS)
+    server = serve(project, "--clock-start", start.isoformat(), "--poll", "0")
+    status = server.wait_for(last_run("users"), what="the 06:00 run of users")
+    users = status["syncs"]["users"]["last_run"]
+    scheduled = datetime.fromisoformat(users["scheduled_for"])
+    assert scheduled == datetime(day.year, day.month, day.day, 6, 0, tzinfo=PARIS)
+    late = (datetime.fromisoformat(users["started_at"]) - scheduled).total_seconds()
+    assert 0 <= late < 1.5, f"started {late:.2f}s after its time"
+    assert users["status"] == "success" and users["counts"]["created"] == 20
+    vips = status["syncs"]["vips"]["last_run"]
+    assert vips["trigger"] == "catch-up" and vips["status"] == "success"
+    assert datetime.fromisoformat(status["syncs"]["users"]["next_run_at"]) == scheduled + timedelta(days=1)
+    time.sleep(2)
+    assert server.stop() == 0, server.stderr()[-3000:]
+    runs = [(r[0], r[1]) for r in project.runs()]
+    assert runs.count(("vips", "success")) == 2, "one manual run, one catch-up for three missed times"
+    assert runs.count(("users", "success")) == 1
+    assert server.status()["state"] == "stopped"
+
+
+def notify(project: Project, payload: str) -> datetime:
+    """NOTIFY as psql would send it; returns the warehouse's time at commit."""
+    with psycopg.connect(project.url, autocommit=True) as conn:
+        return conn.execute("select clock_timestamp(), pg_notify('rsync_braze', %s)", (payload,)).fetchone()[0]
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_realtime_sync_runs_within_5s_of_notify_once_per_burst(project, serve):
+    project.insert("vips", 3)
+    project.manifest(vips="schedule: realtime")
+    server = serve(project)
+    server.wait_for(lambda s: s.get("listening") and last_run("vips")(s), what="listening and the start-up run")
+    assert project.runs()[0][:3] == ("vips", "success", 3), "a realtime sync runs once at start"
+    project.insert("vips", 5, start=100)
+    sent = notify(project, "vips")
+    for _ in range(4):  # a burst: one run
+        notify(project, "vips")
+    notify(project, "some_other_model")
+    server.wait_for(lambda s: len(project.runs()) >= 2 and project.runs()[1][5] is not None, 30, "the notified run")
+    time.sleep(3)  # a second run would show up by now
+    runs = project.runs()
+    assert len(runs) == 2, runs
+    name, status, created, _, started_at, _ = runs[1]
+    assert (name, status, created) == ("vips", "success", 5)
+    delay = (started_at - sent).total_seconds()
+    assert 0 < delay < 5, f"run started {delay:.2f}s after NOTIFY"
+    assert server.stop() == 0
+    print(f"NOTIFY -> run start: {delay:.2f}s")
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_sigterm_lets_the_run_in_flight_finish_and_commit(project, serve, emulator):
+    project.insert("users", 40)
+    project.manifest(users="schedule: realtime", dest="objects_per_request: 5\nworkers: 1")
+    requests.post(f"{emulator.url}/_emulator/faults", json={"latency_ms": 600}, timeout=5)  # ~5 s run
+    server = serve(project)
+    server.wait_for(lambda s: s["syncs"]["users"]["running"] and project.runs(), what="a run in flight")
+    sent_at = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(60) == 0, server.stderr()[-3000:]
+    took = time.monotonic() - sent_at
+    runs = project.runs()
+    assert [(r[0], r[1], r[2]) for r in runs] == [("users", "success", 40)], "finished, committed, nothing new"
+    snapshot = project.execute("select count(*) from {st}.snapshot__users where status = 'delivered'")[0][0]
+    assert snapshot == 40
+    status = server.status()
+    assert status["state"] == "stopped" and status["syncs"]["users"]["last_run"]["status"] == "success"
+    assert "stopping" in server.stderr()
+    print(f"SIGTERM -> exit: {took:.1f}s (run in flight finished)")
+
+
+@pytest.mark.db
+@pytest.mark.dbt
+@pytest.mark.slow
+def test_dbt_post_hook_notify_triggers_the_realtime_sync_within_5s(project, serve, tmp_path):
+    shop = tmp_path / "shop"
+    (shop / "models").mkdir(parents=True)
+    (shop / "dbt_project.yml").write_text(
+        "name: shop\nversion: '1.0'\nconfig-version: 2\nprofile: rsync_braze\nmodel-paths: [models]\n")
+    # The package as installed, reduced to its pipeline macros (the rest of the project is not needed here).
+    package = tmp_path / "rsync_braze_package"
+    shutil.copytree(REPO / "macros" / "pipeline", package / "macros" / "pipeline")
+    (package / "dbt_project.yml").write_text("name: rsync_braze\nversion: '0.1.0'\nconfig-version: 2\n"
+                                             "macro-paths: [macros]\n")
+    (shop / "packages.yml").write_text(f"packages:\n  - local: {package}\n")
+    (shop / "models" / "vip_users.sql").write_text(
+        "{{ config(materialized='table', post_hook=\"{{ rsync_braze.notify_sync() }}\") }}\n"
+        "select 'v' || g as external_id, 'v' || g || '@example.org' as email, 'gold' as segment\n"
+        "from generate_series(1, {{ var('n', 3) }}) g\n")
+    (shop / "rsync_braze.yml").write_text(
+        f"state_schema: {project.state}\ndestinations:\n  braze:\n    endpoint: {project.emulator_url}\n"
+        "    api_key_env: TEST_PIPELINE_BRAZE_KEY\n    custom_attributes: {segment: string}\n"
+        "syncs:\n  - name: vips\n    model: vip_users\n    identifier: {column: external_id}\n"
+        "    schedule: realtime\n    mapping: {email: email, segment: segment}\n")
+    shutil.copy(project.dir / "profiles.yml", shop / "profiles.yml")
+    env = dict(project.env(), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+
+    def dbt(*args: str) -> None:
+        done = subprocess.run([str(BIN / "dbt"), *args, "--project-dir", str(shop)], env=env, cwd=shop,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:]
+
+    dbt("deps")
+    dbt("run", "--select", "vip_users")
+    shop_project = Project.__new__(Project)
+    shop_project.__dict__.update(project.__dict__, dir=shop)
+    server = serve(shop_project)
+    server.wait_for(lambda s: s.get("listening") and last_run("vips")(s), what="listening and the start-up run")
+
+    heard: list[datetime] = []
+
+    def listen():  # the test's own listener: when did the post-hook's NOTIFY arrive?
+        with psycopg.connect(project.url, autocommit=True) as conn:
+            conn.execute("listen rsync_braze")
+            ready.set()
+            for _ in conn.notifies(timeout=300, stop_after=1):
+                heard.append(datetime.now(timezone.utc))
+
+    ready = threading.Event()
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    ready.wait(10)
+    dbt("run", "--select", "vip_users", "--vars", "{n: 8}")
+    thread.join(30)
+    assert heard, "the post-hook sent no NOTIFY"
+    server.wait_for(lambda s: len(project.runs()) >= 2 and project.runs()[1][5] is not None, 30, "the notified run")
+    name, status, created, _, started_at, _ = project.runs()[1]
+    assert (name, status, created) == ("vips", "success", 5)
+    delay = (started_at - heard[0]).total_seconds()
+    assert delay < 5, f"run started {delay:.2f}s after the post-hook's NOTIFY"
+    assert server.stop() == 0
+    print(f"dbt post-hook NOTIFY -> run start: {delay:.2f}s")
+    assert os.path.exists(shop / "target" / "manifest.json")
