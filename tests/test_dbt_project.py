@@ -70,7 +70,7 @@ class Build:
     def drop(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             for schema in (self.raw, self.truth, self.schema, f"{self.schema}_staging",
-                           f"{self.schema}_intermediate", f"{self.schema}_marts"):
+                           f"{self.schema}_intermediate", f"{self.schema}_marts", f"{self.schema}_snapshots"):
                 conn.execute(f'drop schema if exists "{schema}" cascade')
 
 
@@ -179,7 +179,7 @@ def test_demo_command_runs_the_whole_job(tmp_path):
     """What `make demo` runs, in a copy of the project with its own embedded warehouse."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("dbt_project.yml", "rsync_braze.yml", "models", "macros", "data-tests", "seeds"):
+    for name in ("dbt_project.yml", "rsync_braze.yml", "models", "macros", "data-tests", "seeds", "snapshots"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, project / name)
     env = dict(os.environ, RSYNC_BRAZE_WAREHOUSE_PORT=str(free_port()))

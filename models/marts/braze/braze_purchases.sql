@@ -1,0 +1,34 @@
+{#- One row per order line of a completed purchase (e-shop orders neither cancelled nor refunded, till sales),
+    for Braze's purchases sync: purchase_id (the line id, unique), external_id, product_id, currency (the
+    order's own), price (unit price), quantity, purchased_at. Refunds are not purchases; braze_events carries
+    them as order_refunded. -#}
+
+with
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_persons') }}
+    where order_status = 'completed'
+        and not is_refund
+
+),
+
+final as (
+
+    select
+        order_line_id as purchase_id,
+        person_id as external_id,
+        product_id,
+        currency,
+        cast(unit_price as double precision) as price,
+        quantity,
+        ordered_at as purchased_at,
+        order_id,
+        channel,
+        store_id,
+        product_category
+    from order_lines
+
+)
+
+select * from final
