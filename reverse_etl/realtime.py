@@ -69,3 +69,12 @@ class Listener(threading.Thread):
                 log.info("NOTIFY %s heard for %s", CHANNEL, ", ".join(sorted(pending)))
                 self.on_notify(pending)
                 pending, deadline = set(), None
+
+
+def notify(conn: psycopg.Connection, payload: str) -> None:
+    """Tell ``serve`` that data for ``payload`` (a model, relation or sync name) changed.
+
+    Sent inside the caller's transaction, so it is delivered only if that transaction commits (for the webhook
+    ingestion path: in the same transaction as the rows it loads).
+    """
+    conn.execute("select pg_notify(%s, %s)", (CHANNEL, payload))

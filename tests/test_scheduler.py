@@ -21,6 +21,7 @@ import requests
 from _pipeline import BIN, Project, emulator, pipeline_project  # noqa: F401 - fixtures
 
 from reverse_etl.errors import ConfigError
+from reverse_etl import realtime
 from reverse_etl.manifest import load
 from reverse_etl.scheduler import Slot, check_schedules
 
@@ -66,9 +67,9 @@ def project(pipeline_project):
 class Serve:
     """``rsync-braze serve`` in a process of its own, its status file, and its stderr."""
 
-    def __init__(self, project: Project, *args: str):
-        self.status_path = project.dir / "status.json"
-        self.log = open(project.dir / "serve.log", "w+")  # noqa: SIM115 - read back by the test
+    def __init__(self, project: Project, *args: str, tag: str = ""):
+        self.status_path = project.dir / f"status{tag}.json"
+        self.log = open(project.dir / f"serve{tag}.log", "w+")  # noqa: SIM115 - read back by the test
         self.proc = subprocess.Popen(project.cli("serve", "--status-file", str(self.status_path), *args),
                                      env=project.env(), stdout=subprocess.DEVNULL, stderr=self.log)
 
@@ -107,8 +108,8 @@ class Serve:
 def serve():
     started: list[Serve] = []
 
-    def start(project: Project, *args: str) -> Serve:
-        started.append(Serve(project, *args))
+    def start(project: Project, *args: str, tag: str = "") -> Serve:
+        started.append(Serve(project, *args, tag=tag))
         return started[-1]
 
     yield start
@@ -152,9 +153,11 @@ def test_cron_sync_runs_on_time_in_its_zone_and_a_missed_run_is_caught_up_once(p
 
 
 def notify(project: Project, payload: str) -> datetime:
-    """NOTIFY as psql would send it; returns the warehouse's time at commit."""
+    """NOTIFY as psql or a loader would send it (realtime.notify); returns the warehouse's time of sending."""
     with psycopg.connect(project.url, autocommit=True) as conn:
-        return conn.execute("select clock_timestamp(), pg_notify('rsync_braze', %s)", (payload,)).fetchone()[0]
+        sent = conn.execute("select clock_timestamp()").fetchone()[0]
+        realtime.notify(conn, payload)
+        return sent
 
 
 @pytest.mark.db
@@ -266,3 +269,32 @@ def test_dbt_post_hook_notify_triggers_the_realtime_sync_within_5s(project, serv
     assert server.stop() == 0
     print(f"dbt post-hook NOTIFY -> run start: {delay:.2f}s")
     assert os.path.exists(shop / "target" / "manifest.json")
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_one_run_per_sync_a_locked_sync_is_skipped_and_a_trigger_during_a_run_runs_once_after(project, serve,
+                                                                                               emulator):
+    project.insert("users", 30)
+    project.manifest(users="schedule: realtime", dest="objects_per_request: 5\nworkers: 1")
+    requests.post(f"{emulator.url}/_emulator/faults", json={"latency_ms": 400}, timeout=5)  # ~2.5 s per run
+    with psycopg.connect(project.url, autocommit=True) as holder:  # another rsync-braze running the sync
+        holder.execute("select pg_advisory_lock(hashtext('rsync_braze:sync:users'))")
+        server = serve(project, "--debounce", "0.2")
+        skipped = server.wait_for(last_run("users"), what="the start-up attempt")["syncs"]["users"]["last_run"]
+    assert skipped["status"] == "skipped" and "another rsync-braze" in skipped["error"]
+    assert project.runs() == [], "a skipped run leaves no trace in sync_runs"
+    notify(project, "users")
+    server.wait_for(lambda s: requests.get(f"{emulator.url}/_emulator/counters", timeout=5).json()["requests"] > 0,
+                    what="the notified run sending")  # its diff is read: rows inserted now are for the next run
+    project.insert("users", 5, start=100)
+    for _ in range(3):  # three separate triggers while the sync runs: one run after it
+        notify(project, "users")
+        time.sleep(0.5)
+    server.wait_for(lambda s: len(project.runs()) >= 2 and all(r[5] for r in project.runs())
+                    and not s["syncs"]["users"]["running"] and not s["syncs"]["users"]["queued"], 60, "the queued run")
+    time.sleep(1.5)
+    assert server.stop() == 0
+    runs = project.runs()
+    assert [(r[0], r[1], r[2]) for r in runs] == [("users", "success", 30), ("users", "success", 5)], runs
+    assert runs[0][5] <= runs[1][4], "the second run started after the first finished"
