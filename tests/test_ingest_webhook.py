@@ -102,7 +102,8 @@ def server(embedded_warehouse, module_schema, tmp_path_factory):
     project.manifest(SOURCES.format(schema=module_schema))
     srv = Server(project).start()
     yield srv
-    srv.stop()
+    summary = srv.stop()
+    assert "stopped:" in summary and "requests refused" in summary  # SIGTERM: a clean stop with its counts
 
 
 def rows(server: Server, table: str) -> list[tuple]:

@@ -92,6 +92,12 @@ def test_each_problem_names_the_key_and_the_fix(body, where, words):
     assert any(p.startswith(where + ":") and words in p for p in problems), problems
 
 
+def test_two_sources_cannot_share_a_raw_table():
+    _, problems = check({"a": CSV_LOCAL, "b": {**CSV_LOCAL, "table": "raw_a"}})
+    assert problems == ["sources.b.table: raw.raw_a is already the raw table of source 'a': give each source its "
+                        "own table."]
+
+
 def test_secrets_in_the_manifest_are_refused_without_echoing_them():
     body = {**CSV_LOCAL, "directory": None,
             "sftp": {"host": "h", "username": "u", "password": "hunter2-secret", "private_key": "/k"}}

@@ -281,3 +281,20 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(project, sftp, monkeypatch):
         (3 * rows_per_file, 3 * rows_per_file)]
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert "0 file(s) loaded" in again.stdout and "3 already loaded" in again.stdout
+
+
+def test_cli_json_output_and_one_ingest_per_source(project):
+    project.manifest(csv_source(project.schema))
+    (project.landing / "contacts_20260101.csv").write_text("id,email\n1,a@x.com\n2,b\n3\n")
+    cmd = [RSYNC_BRAZE, "ingest", "contacts", "--json", "--project-dir", str(project.tmp),
+           "--profiles-dir", str(project.tmp)]
+    with psycopg.connect(project.url, autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(hashtext('rsync_braze:ingest:' || 'contacts'))")
+        busy = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert busy.returncode == 5 and "being ingested by another process" in busy.stderr
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert result["source"] == "contacts"
+    assert [(f["path"], f["status"], f["rows"], f["rejected"]) for f in result["files"]] == [
+        ("contacts_20260101.csv", "loaded", 2, 1)]

@@ -185,6 +185,12 @@ def parse_sources(data: Any, problems: Any) -> dict[str, SourceConfig]:
             source = _webhook(name, s, str(table), where, problems)
         if source is not None and len(problems.items) == before:
             out[name] = source
+    tables: dict[tuple[str, str], str] = {}
+    for source in out.values():
+        other = tables.setdefault((source.schema, source.table), source.name)
+        if other != source.name:
+            problems.add(f"sources.{source.name}.table", f"{source.schema}.{source.table} is already the raw table "
+                                                         f"of source {other!r}: give each source its own table.")
     return out
 
 
