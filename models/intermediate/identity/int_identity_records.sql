@@ -1,7 +1,10 @@
 {#- One row per node of the customers' identifier graph: every person record (CRM contact, e-shop account,
     file contact) and every distinct (loyalty card, phone) pair seen on till receipts. Receipts with the same
     card and phone are one node: a card used on 40 receipts is one record, not 40, so group-size caps count
-    identities rather than purchases. Receipts with neither are anonymous and stay out. -#}
+    identities rather than purchases. A blocked phone or card on a receipt (the store's own phone, a value of
+    identity_blocked_values) is left out of the key first: otherwise every receipt of strangers carrying only
+    the store's phone would be one node, i.e. one person. Receipts with no usable key are anonymous and stay
+    out. -#}
 
 with
 
@@ -17,6 +20,57 @@ receipts as (
 
 ),
 
+stores as (
+
+    select * from {{ ref('stg_pos__stores') }}
+
+),
+
+blocklist as (
+
+    select * from {{ ref('identity_blocked_values') }} where entity in ('customers', '*')
+
+),
+
+receipt_values as (
+
+    select distinct 'phone' as id_type, phone_e164 as id_value from receipts where phone_e164 is not null
+    union all
+    select distinct 'loyalty_card' as id_type, loyalty_card as id_value from receipts where loyalty_card is not null
+
+),
+
+blocked_receipt_values as (
+
+    select distinct receipt_values.id_type, receipt_values.id_value
+    from receipt_values
+    inner join blocklist
+        on blocklist.id_type in (receipt_values.id_type, '*')
+        and (
+            (blocklist.match_type = 'exact' and blocklist.pattern = receipt_values.id_value)
+            or (blocklist.match_type = 'regex' and {{ rsync_braze.identity_regex_matches('receipt_values.id_value', 'blocklist.pattern') }})
+        )
+
+    union
+
+    select 'phone' as id_type, phone_e164 as id_value from stores where phone_e164 is not null
+
+),
+
+usable_receipts as (
+
+    select
+        case when blocked_card.id_value is null then receipts.loyalty_card end as loyalty_card,
+        case when blocked_phone.id_value is null then receipts.phone_e164 end as phone_e164,
+        receipts.transacted_at
+    from receipts
+    left join blocked_receipt_values blocked_card
+        on blocked_card.id_type = 'loyalty_card' and blocked_card.id_value = receipts.loyalty_card
+    left join blocked_receipt_values blocked_phone
+        on blocked_phone.id_type = 'phone' and blocked_phone.id_value = receipts.phone_e164
+
+),
+
 receipt_keys as (
 
     select
@@ -25,7 +79,7 @@ receipt_keys as (
         min(transacted_at) as first_seen_at,
         max(transacted_at) as updated_at,
         count(*) as receipt_count
-    from receipts
+    from usable_receipts
     where loyalty_card is not null or phone_e164 is not null
     group by loyalty_card, phone_e164
 
