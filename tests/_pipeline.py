@@ -76,8 +76,12 @@ class Project:
         return [str(BIN / "rsync-braze"), *args, "--project-dir", str(self.dir)]
 
     def runs(self) -> list[tuple]:
-        return self.execute("select sync_name, status, created, updated, started_at, finished_at "
-                            "from {st}.sync_runs order by run_id")
+        """(sync, status, created, updated, started_at, finished_at) per run; none before the first run."""
+        try:
+            return self.execute("select sync_name, status, created, updated, started_at, finished_at "
+                                "from {st}.sync_runs order by run_id")
+        except psycopg.errors.UndefinedTable:
+            return []
 
     def drop(self) -> None:
         self.execute("drop schema if exists {st} cascade")
