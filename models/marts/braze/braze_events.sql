@@ -6,10 +6,18 @@
 
 with
 
+{#- Only persons synced as users (braze_users): an event must not create a profile of its own in Braze. #}
+users as (
+
+    select person_id from {{ ref('int_customer_golden_records') }}
+
+),
+
 orders as (
 
     select * from {{ ref('int_orders_persons') }}
     where order_status <> 'cancelled'
+        and person_id in (select person_id from users)
 
 ),
 
@@ -17,6 +25,7 @@ web_events as (
 
     select * from {{ ref('int_web_events_persons') }}
     where event_type <> 'page_view'
+        and person_id in (select person_id from users)
 
 ),
 

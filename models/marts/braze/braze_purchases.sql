@@ -5,11 +5,19 @@
 
 with
 
+{#- Only persons synced as users (braze_users): an event must not create a profile of its own in Braze. #}
+users as (
+
+    select person_id from {{ ref('int_customer_golden_records') }}
+
+),
+
 order_lines as (
 
     select * from {{ ref('int_order_lines_persons') }}
     where order_status = 'completed'
         and not is_refund
+        and person_id in (select person_id from users)
 
 ),
 
