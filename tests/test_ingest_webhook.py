@@ -107,7 +107,7 @@ def server(embedded_warehouse, module_schema, tmp_path_factory):
 
 
 def rows(server: Server, table: str) -> list[tuple]:
-    return server.project.query(f"select _idempotency_key, record from {{s}}.{table} order by _id")
+    return server.project.query(f"select _idempotency_key, payload from {{s}}.{table} order by _id")
 
 
 def test_signed_records_are_stored_with_idempotent_retries_and_notify(server, warehouse_url):

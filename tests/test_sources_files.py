@@ -87,7 +87,7 @@ def test_csv_loads_once_with_rejects_and_new_columns(project):
     [result] = project.ingest()
     assert [(f.path, f.status, f.rows, f.rejected) for f in result.files] == [
         ("contacts_20260101.csv", "loaded", 1, 0), ("contacts_20260102.csv", "loaded", 3, 2)]
-    rows = project.query("select _file, _line, _file_date::text, id, e_mail, name from {s}.raw_contacts order by id")
+    rows = project.query("select _file_name, _line_number, _file_date::text, id, e_mail, name from {s}.raw_contacts order by id")
     assert rows == [("contacts_20260101.csv", 2, "2026-01-01", "0", "z@x.com", "Zed"),
                     ("contacts_20260102.csv", 2, "2026-01-02", "1", "a@x.com", "Ann"),
                     ("contacts_20260102.csv", 4, "2026-01-02", "3", "c@x.com", "Multi\nline"),
@@ -158,13 +158,13 @@ def test_json_and_jsonl_records_with_malformed_rows(project):
     (project.landing / "people-3.json").write_text('[{"id": "ok"}, {"id": oops}, {"id": "lost"}]')
     results = {r.source: r for r in project.ingest()}
     assert [(f.rows, f.rejected) for f in results["events"].files] == [(3, 3)]
-    assert project.query("select _line, record->>'id', record->'nested'->'a'->>1 from {s}.raw_events order by _line") == [
+    assert project.query("select _line_number, payload->>'id', payload->'nested'->'a'->>1 from {s}.raw_events order by 1") == [
         (1, "1", None), (3, "2", "2"), (7, "5", None)]
     assert [r[:2] for r in project.query("select line, reason from {st}.source_rejects where source = 'events' "
                                         "order by line")] == [
         (4, "malformed JSON: unexpected end of data"), (5, "a JSON list, not an object"),
         (6, "contains \\u0000, which PostgreSQL's jsonb cannot store")]
-    assert project.query("select _file, _line, record->>'id' from {s}.raw_people order by _file, _line") == [
+    assert project.query("select _file_name, _line_number, payload->>'id' from {s}.raw_people order by 1, 2") == [
         ("people-1.json", 2, "p1"), ("people-1.json", 3, "p2"), ("people-1.json", 6, "p3"),
         ("people-2.json", 1, "single"), ("people-3.json", 1, "ok")]
     people_rejects = project.query("select path, line, reason from {st}.source_rejects where source = 'people' "
@@ -270,14 +270,14 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(project, sftp, monkeypatch):
     proc.wait(30)
     assert killed_during_copy, f"ingest ended before it could be killed: {proc.stderr.read().decode()[-500:]}"
     committed = project.query("select path, rows from {st}.source_files order by path")
-    counts = dict(project.query("select _file, count(*) from {s}.raw_remote group by 1"))
+    counts = dict(project.query("select _file_name, count(*) from {s}.raw_remote group by 1"))
     assert 1 <= len(committed) < 3
     assert counts == {path: rows for path, rows in committed} and all(r == rows_per_file for _, r in committed)
 
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"{3 - len(committed)} file(s) loaded" in done.stdout
-    assert project.query("select count(*), count(distinct (_file, _line)) from {s}.raw_remote") == [
+    assert project.query("select count(*), count(distinct (_file_name, _line_number)) from {s}.raw_remote") == [
         (3 * rows_per_file, 3 * rows_per_file)]
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert "0 file(s) loaded" in again.stdout and "3 already loaded" in again.stdout
@@ -298,3 +298,46 @@ def test_cli_json_output_and_one_ingest_per_source(project):
     assert result["source"] == "contacts"
     assert [(f["path"], f["status"], f["rows"], f["rejected"]) for f in result["files"]] == [
         ("contacts_20260101.csv", "loaded", 2, 1)]
+
+
+@pytest.mark.slow
+def test_demo_files_ingested_give_the_tables_the_staging_models_read(project, tmp_path):
+    """The demo's contacts CSV and web-events JSON lines, landed by `rsync-braze ingest`, equal what the demo's
+    own loaders write (same columns, same rows): stg_files__contacts and stg_web__events read either."""
+    demo_schema, truth = f"{project.schema}_demo", f"{project.schema}_truth"
+    cli = [RSYNC_BRAZE, "demo-data", "--people", "300", "--seed", "7", "--schema", demo_schema, "--truth-schema",
+           truth, "--files-dir", str(project.landing), "--project-dir", str(project.tmp),
+           "--profiles-dir", str(project.tmp)]
+    try:
+        for day in ("1", "2"):
+            made = subprocess.run([*cli, "--day", day], capture_output=True, text=True, timeout=300)
+            assert made.returncode == 0, made.stderr
+        project.manifest(f"""
+            contacts:
+              type: files
+              format: csv
+              delimiter: ";"
+              schema: {project.schema}
+              table: file_contacts
+              directory: landing
+              glob: "contacts_{{date}}.csv"
+              date_format: "%Y%m%d"
+            web:
+              type: files
+              format: jsonl
+              schema: {project.schema}
+              table: web_events
+              directory: landing
+              glob: "web_events_*.jsonl"
+        """)
+        results = {r.source: r for r in project.ingest()}
+        assert [f.status for f in results["contacts"].files] == ["loaded", "loaded"]
+        assert all(f.rejected == 0 for r in results.values() for f in r.files)
+        for table, columns in (("file_contacts", "email, phone, first_name, last_name, country, signup_date"),
+                               ("web_events", "payload")):
+            ours = f"select {columns}, _file_name, _line_number from {{s}}.{table}"
+            theirs = f'select {columns}, _file_name, _line_number from "{demo_schema}".{table}'
+            assert project.query(f"select count(*) from {{s}}.{table}")[0][0] > 20
+            assert project.query(f"({ours} except all {theirs}) union all ({theirs} except all {ours})") == []
+    finally:
+        project.query(f'drop schema if exists "{demo_schema}" cascade; drop schema if exists "{truth}" cascade')

@@ -159,13 +159,13 @@ def load_file(conn: psycopg.Connection, folder, source: FileSourceConfig, state_
                                    header=source.header, columns=source.columns, reject=rejects)
             store.ensure_file_table(conn, source.schema, source.table, [(n, "text") for n in names])
             values = ((entry.path, line, day, *fields) for line, fields in rows)
-            columns = ["_file", "_line", "_file_date", *names]
+            columns = ["_file_name", "_line_number", "_file_date", *names]
         else:
             parse = json_records if source.format == "json" else jsonl_records
-            store.ensure_file_table(conn, source.schema, source.table, [("record", "jsonb")])
+            store.ensure_file_table(conn, source.schema, source.table, [("payload", "jsonb")])
             values = ((entry.path, line, day, text) for line, text in parse(stream, encoding=source.encoding,
                                                                              reject=rejects))
-            columns = ["_file", "_line", "_file_date", "record"]
+            columns = ["_file_name", "_line_number", "_file_date", "payload"]
         count = store.copy_rows(conn, source.schema, source.table, columns, values)
         while stream.read(1 << 20):  # hash the whole file even if the parser stopped early (malformed JSON)
             pass

@@ -3,9 +3,9 @@
     <state_schema>.source_files     one row per file loaded: source, path, size, mtime, sha256, rows, rejected,
                                     loaded_at; changed_at / changed_checksum when the file changed afterwards
     <state_schema>.source_rejects   rows not loaded: source, path, line, reason, the raw text (first 1,000 chars)
-    <schema>.raw_<source>           the rows: ``_file``, ``_line``, ``_file_date``, ``_loaded_at``, then one text
-                                    column per CSV column (new ones are added), or ``record jsonb`` for JSON
-    <schema>.raw_<source> (webhook) ``_id``, ``_received_at``, ``_idempotency_key`` (unique), ``record jsonb``
+    <schema>.raw_<source>           the rows: ``_file_name``, ``_line_number``, ``_file_date``, ``_loaded_at``, then one text
+                                    column per CSV column (new ones are added), or ``payload jsonb`` for JSON
+    <schema>.raw_<source> (webhook) ``_id``, ``_received_at``, ``_idempotency_key`` (unique), ``payload jsonb``
 
 The ledger row of a file is written in the same transaction as its rows and rejects, so a file is either
 entirely loaded and recorded, or not at all (a crash mid-file leaves nothing; the next run loads it).
@@ -21,7 +21,7 @@ from psycopg import sql
 
 from ..warehouse import copy_rows, ident
 
-FILE_META = (("_file", "text not null"), ("_line", "bigint not null"), ("_file_date", "date"),
+FILE_META = (("_file_name", "text not null"), ("_line_number", "bigint not null"), ("_file_date", "date"),
              ("_loaded_at", "timestamptz not null default clock_timestamp()"))
 REJECT_COLUMNS = ("source", "path", "line", "reason", "raw")
 RAW_TEXT_LIMIT = 1000
@@ -126,5 +126,5 @@ def ensure_webhook_table(conn: psycopg.Connection, schema: str, table: str) -> N
             _id bigserial primary key,
             _received_at timestamptz not null default clock_timestamp(),
             _idempotency_key text unique,
-            record jsonb not null
+            payload jsonb not null
         )""").format(ident(schema, table)))

@@ -43,7 +43,7 @@ class Writer:
         self.conn: psycopg.AsyncConnection | None = None
         self.task: asyncio.Task | None = None
         self.statement = sql.SQL(
-            "insert into {} (_idempotency_key, record) select k, r::jsonb from unnest(%s::text[], %s::text[]) "
+            "insert into {} (_idempotency_key, payload) select k, r::jsonb from unnest(%s::text[], %s::text[]) "
             "with ordinality as u(k, r, n) order by n on conflict (_idempotency_key) do nothing "
             "returning _idempotency_key").format(ident(source.schema, source.table))
         self.committed_records = 0
