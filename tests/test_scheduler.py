@@ -208,68 +208,98 @@ def test_sigterm_lets_the_run_in_flight_finish_and_commit(project, serve, emulat
     print(f"SIGTERM -> exit: {took:.1f}s (run in flight finished)")
 
 
+class Shop:
+    """A dbt project of its own installing this package (reduced to its pipeline macros) on the test's schema."""
+
+    def __init__(self, project: Project, tmp_path: Path, models: dict[str, str], extra: str = ""):
+        self.dir = tmp_path / "shop"
+        (self.dir / "models").mkdir(parents=True)
+        (self.dir / "dbt_project.yml").write_text("name: shop\nversion: '1.0'\nconfig-version: 2\n"
+                                                  f"profile: rsync_braze\nmodel-paths: [models]\n{extra}")
+        package = tmp_path / "rsync_braze_package"
+        shutil.copytree(REPO / "macros" / "pipeline", package / "macros" / "pipeline")
+        (package / "dbt_project.yml").write_text("name: rsync_braze\nversion: '0.1.0'\nconfig-version: 2\n"
+                                                 "macro-paths: [macros]\n")
+        (self.dir / "packages.yml").write_text(f"packages:\n  - local: {package}\n")
+        for name, text in models.items():
+            (self.dir / "models" / name).write_text(text)
+        shutil.copy(project.dir / "profiles.yml", self.dir / "profiles.yml")
+        self.env = dict(project.env(), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+        self.url = project.url
+        self.dbt("deps")
+
+    def dbt(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(BIN / "dbt"), *args, "--project-dir", str(self.dir)], env=self.env, cwd=self.dir,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0 or not ok, done.stdout[-3000:]
+        return done
+
+    def notifications_during(self, *args: str, ok: bool = True) -> list[tuple[str, datetime]]:
+        """Run dbt while listening on rsync_braze: the payloads heard, with when they arrived."""
+        heard: list[tuple[str, datetime]] = []
+        ready, done = threading.Event(), threading.Event()
+
+        def listen():
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute("listen rsync_braze")
+                ready.set()
+                while not done.is_set():
+                    for note in conn.notifies(timeout=0.2):
+                        heard.append((note.payload, datetime.now(timezone.utc)))
+
+        thread = threading.Thread(target=listen, daemon=True)
+        thread.start()
+        assert ready.wait(10)
+        self.dbt(*args, ok=ok)
+        time.sleep(0.5)
+        done.set()
+        thread.join(10)
+        return heard
+
+
 @pytest.mark.db
 @pytest.mark.dbt
 @pytest.mark.slow
 def test_dbt_post_hook_notify_triggers_the_realtime_sync_within_5s(project, serve, tmp_path):
-    shop = tmp_path / "shop"
-    (shop / "models").mkdir(parents=True)
-    (shop / "dbt_project.yml").write_text(
-        "name: shop\nversion: '1.0'\nconfig-version: 2\nprofile: rsync_braze\nmodel-paths: [models]\n")
-    # The package as installed, reduced to its pipeline macros (the rest of the project is not needed here).
-    package = tmp_path / "rsync_braze_package"
-    shutil.copytree(REPO / "macros" / "pipeline", package / "macros" / "pipeline")
-    (package / "dbt_project.yml").write_text("name: rsync_braze\nversion: '0.1.0'\nconfig-version: 2\n"
-                                             "macro-paths: [macros]\n")
-    (shop / "packages.yml").write_text(f"packages:\n  - local: {package}\n")
-    (shop / "models" / "vip_users.sql").write_text(
+    shop = Shop(project, tmp_path, {"vip_users.sql": (
         "{{ config(materialized='table', post_hook=\"{{ rsync_braze.notify_sync() }}\") }}\n"
         "select 'v' || g as external_id, 'v' || g || '@example.org' as email, 'gold' as segment\n"
-        "from generate_series(1, {{ var('n', 3) }}) g\n")
-    (shop / "rsync_braze.yml").write_text(
+        "from generate_series(1, {{ var('n', 3) }}) g\n")})
+    (shop.dir / "rsync_braze.yml").write_text(
         f"state_schema: {project.state}\ndestinations:\n  braze:\n    endpoint: {project.emulator_url}\n"
         "    api_key_env: TEST_PIPELINE_BRAZE_KEY\n    custom_attributes: {segment: string}\n"
         "syncs:\n  - name: vips\n    model: vip_users\n    identifier: {column: external_id}\n"
         "    schedule: realtime\n    mapping: {email: email, segment: segment}\n")
-    shutil.copy(project.dir / "profiles.yml", shop / "profiles.yml")
-    env = dict(project.env(), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-
-    def dbt(*args: str) -> None:
-        done = subprocess.run([str(BIN / "dbt"), *args, "--project-dir", str(shop)], env=env, cwd=shop,
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:]
-
-    dbt("deps")
-    dbt("run", "--select", "vip_users")
+    shop.dbt("run", "--select", "vip_users")
     shop_project = Project.__new__(Project)
-    shop_project.__dict__.update(project.__dict__, dir=shop)
+    shop_project.__dict__.update(project.__dict__, dir=shop.dir)
     server = serve(shop_project)
     server.wait_for(lambda s: s.get("listening") and last_run("vips")(s), what="listening and the start-up run")
-
-    heard: list[datetime] = []
-
-    def listen():  # the test's own listener: when did the post-hook's NOTIFY arrive?
-        with psycopg.connect(project.url, autocommit=True) as conn:
-            conn.execute("listen rsync_braze")
-            ready.set()
-            for _ in conn.notifies(timeout=300, stop_after=1):
-                heard.append(datetime.now(timezone.utc))
-
-    ready = threading.Event()
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    ready.wait(10)
-    dbt("run", "--select", "vip_users", "--vars", "{n: 8}")
-    thread.join(30)
-    assert heard, "the post-hook sent no NOTIFY"
+    heard = shop.notifications_during("run", "--select", "vip_users", "--vars", "{n: 8}")
+    assert [payload for payload, _ in heard] == ["vip_users"], "the post-hook NOTIFYs the model's name"
     server.wait_for(lambda s: len(project.runs()) >= 2 and project.runs()[1][5] is not None, 30, "the notified run")
     name, status, created, _, started_at, _ = project.runs()[1]
     assert (name, status, created) == ("vips", "success", 5)
-    delay = (started_at - heard[0]).total_seconds()
+    delay = (started_at - heard[0][1]).total_seconds()
     assert delay < 5, f"run started {delay:.2f}s after the post-hook's NOTIFY"
     assert server.stop() == 0
     print(f"dbt post-hook NOTIFY -> run start: {delay:.2f}s")
-    assert os.path.exists(shop / "target" / "manifest.json")
+
+
+@pytest.mark.db
+@pytest.mark.dbt
+@pytest.mark.slow
+def test_on_run_end_hook_notifies_only_models_whose_tests_passed(project, tmp_path):
+    shop = Shop(project, tmp_path, {
+        "good_users.sql": "select g as id from generate_series(1, 3) g\n",
+        "bad_users.sql": "select 1 as id union all select 1\n",
+        "_models.yml": "version: 2\nmodels:\n  - name: good_users\n    columns: [{name: id, data_tests: [unique]}]\n"
+                       "  - name: bad_users\n    columns: [{name: id, data_tests: [unique]}]\n",
+    }, extra='on-run-end: "{{ rsync_braze.notify_passed_models(results) }}"\n')
+    heard = shop.notifications_during("build", ok=False)
+    assert sorted(payload for payload, _ in heard) == ["good_users"], "bad_users failed its unique test"
+    heard = shop.notifications_during("build", "--select", "good_users")
+    assert [payload for payload, _ in heard] == ["good_users"]
 
 
 @pytest.mark.db
