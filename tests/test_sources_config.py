@@ -11,7 +11,8 @@ import pytest
 
 from reverse_etl.errors import ConfigError
 from reverse_etl.manifest import load
-from reverse_etl.sources.config import parse_sources, reference_markdown
+from reverse_etl.sources.config import parse_sources
+from reverse_etl.sources.schema import reference_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,8 @@ def test_minimal_files_source_gets_defaults():
     parsed, problems = check({"contacts": CSV_LOCAL})
     assert problems == []
     src = parsed["contacts"]
-    assert (src.schema, src.table, src.delimiter, src.encoding, src.header) == ("raw", "raw_contacts", ",", "utf-8", True)
+    assert (src.schema, src.table, src.delimiter, src.encoding, src.header) == (
+        "raw", "raw_contacts", ",", "utf-8", True)
     assert src.name_pattern.fullmatch("contacts_2026.csv") and not src.name_pattern.fullmatch("contacts_2026.csv.bak")
     assert not src.name_pattern.fullmatch("sub/contacts_1.csv")
 
@@ -138,7 +140,8 @@ def test_manifest_carries_the_parsed_sources(tmp_path):
           - {name: s, relation: a.b, identifier: {column: id}}
         sources:
           shop_hooks: {type: webhook, auth: hmac, secret_env: SHOP_SECRET, idempotency_field: event_id}
-          contacts: {type: files, format: csv, delimiter: ";", directory: "{{ env_var('LANDING', 'in') }}", glob: "*.csv"}
+          contacts: {type: files, format: csv, delimiter: ";", glob: "*.csv",
+                     directory: "{{ env_var('LANDING', 'in') }}"}
     """))
     manifest = load(path)
     assert manifest.sources["shop_hooks"].idempotency_field == "event_id"
@@ -150,5 +153,5 @@ def test_docs_embed_the_generated_reference():
     doc = (REPO / "docs" / "sources.md").read_text()
     start = doc.index("<!-- sources-reference:start -->\n") + len("<!-- sources-reference:start -->\n")
     end = doc.index("<!-- sources-reference:end -->")
-    assert doc[start:end] == reference_markdown(), "regenerate docs/sources.md's reference from sources/config.py"
+    assert doc[start:end] == reference_markdown(), "regenerate docs/sources.md reference from sources/schema.py"
     assert re.search(r"\| `secret_env` \| str \| required \|", doc)

@@ -87,7 +87,8 @@ def test_csv_loads_once_with_rejects_and_new_columns(project):
     [result] = project.ingest()
     assert [(f.path, f.status, f.rows, f.rejected) for f in result.files] == [
         ("contacts_20260101.csv", "loaded", 1, 0), ("contacts_20260102.csv", "loaded", 3, 2)]
-    rows = project.query("select _file_name, _line_number, _file_date::text, id, e_mail, name from {s}.raw_contacts order by id")
+    rows = project.query("select _file_name, _line_number, _file_date::text, id, e_mail, name "
+                         "from {s}.raw_contacts order by id")
     assert rows == [("contacts_20260101.csv", 2, "2026-01-01", "0", "z@x.com", "Zed"),
                     ("contacts_20260102.csv", 2, "2026-01-02", "1", "a@x.com", "Ann"),
                     ("contacts_20260102.csv", 4, "2026-01-02", "3", "c@x.com", "Multi\nline"),
@@ -153,12 +154,14 @@ def test_json_and_jsonl_records_with_malformed_rows(project):
     (project.landing / "e.jsonl").write_text(
         '{"id": 1, "type": "view"}\n\n{"id": 2, "nested": {"a": [1, 2]}}\n{"id": 3,\n[1, 2]\n'
         '{"id": 4, "bad": "\\u0000"}\n{"id": 5, "new_field": true}\n')
-    (project.landing / "people-1.json").write_text('[\n {"id": "p1"},\n {"id": "p2",\n  "x": 1},\n 7,\n {"id": "p3"}\n]')
+    (project.landing / "people-1.json").write_text(
+        '[\n {"id": "p1"},\n {"id": "p2",\n  "x": 1},\n 7,\n {"id": "p3"}\n]')
     (project.landing / "people-2.json").write_text('{"id": "single"}')
     (project.landing / "people-3.json").write_text('[{"id": "ok"}, {"id": oops}, {"id": "lost"}]')
     results = {r.source: r for r in project.ingest()}
     assert [(f.rows, f.rejected) for f in results["events"].files] == [(3, 3)]
-    assert project.query("select _line_number, payload->>'id', payload->'nested'->'a'->>1 from {s}.raw_events order by 1") == [
+    assert project.query("select _line_number, payload->>'id', payload->'nested'->'a'->>1 "
+                         "from {s}.raw_events order by 1") == [
         (1, "1", None), (3, "2", "2"), (7, "5", None)]
     assert [r[:2] for r in project.query("select line, reason from {st}.source_rejects where source = 'events' "
                                         "order by line")] == [

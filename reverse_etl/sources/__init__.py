@@ -1,6 +1,7 @@
 """Sources landing in raw warehouse tables exactly once: files (local or SFTP) and webhooks.
 
-    config.py      the ``sources:`` section of the manifest: keys, validation, parsed configs
+    schema.py      the keys of ``sources:`` entries (type, default, meaning) and their reference
+    config.py      validation of the ``sources:`` section, parsed configs
     locations.py   local folders and SFTP servers (asyncssh): list and stream files
     formats.py     CSV / JSON / JSON-lines parsing, row by row, malformed rows rejected with their line
     files.py       one file, one transaction: rows, rejects and ledger row together

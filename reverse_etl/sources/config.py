@@ -3,7 +3,7 @@
 Validated with the rest of the manifest, before any I/O, by :func:`parse_sources` (every problem names the
 file, the source, the key and the fix). Secrets are never in the manifest: a source names the environment
 variable holding them (``password_env``, ``secret_env``...), read only when the source runs.
-The key tables below are the documentation too: ``docs/sources.md`` embeds :func:`reference_markdown`.
+The key tables are in :mod:`.schema`, which also generates the reference embedded in ``docs/sources.md``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..manifest_schema import Key, key_tables
+from .schema import COMMON_KEYS, FILE_KEYS, SFTP_KEYS, SOURCE_TYPES, WEBHOOK_KEYS
 
-SOURCE_TYPES = ("files", "webhook")
-FORMATS = ("csv", "json", "jsonl")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -28,64 +26,6 @@ DATE_DIRECTIVES = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}
                    "%y": r"\d{2}", "%j": r"\d{3}"}
 SECRET_KEYS = {"password": "password_env", "secret": "secret_env", "token": "secret_env",
                "private_key_passphrase": "private_key_passphrase_env", "passphrase": "private_key_passphrase_env"}
-
-COMMON_KEYS = {
-    "type": Key("enum", "What the source is: files (CSV/JSON from a folder or SFTP) or webhook (HTTP pushes).",
-                required=True, choices=SOURCE_TYPES),
-    "schema": Key("str", "Schema of the raw table (dbt's `rsync_braze_raw_schema` reads `raw`).", default="raw"),
-    "table": Key("str", "Raw table name (default `raw_<source>`).", example="raw_shop_hooks"),
-}
-FILE_KEYS = {
-    "format": Key("enum", "File format: csv, json (an array of objects, or one object) or jsonl (one object a "
-                          "line).", required=True, choices=FORMATS),
-    "directory": Key("str", "Local folder to read (relative to the project folder). Give this or `sftp`.",
-                     example="landing/contacts"),
-    "sftp": Key("map", "SFTP server to read from (keys below). Give this or `directory`.",
-                example="{host: files.example.com, username: etl, private_key: ~/.ssh/id_ed25519}"),
-    "glob": Key("str", "File names to load (`*`, `?`, `[abc]`; `{date}` stands for `date_format`). Give this or "
-                       "`regex`.", example="contacts_{date}.csv"),
-    "regex": Key("str", "File names to load, as a full-match regular expression; a `(?P<date>...)` group is parsed "
-                        "with `date_format`.", example=r"contacts_(?P<date>\d{8})\.csv"),
-    "date_format": Key("str", "strftime format of the date in file names (%Y %m %d %H %M %S %y %j): files load "
-                              "in date order and the date lands in `_file_date`.", example="%Y%m%d"),
-    "since": Key("str", "Ignore files whose name date is before this day (YYYY-MM-DD).", example="2026-01-01"),
-    "delimiter": Key("str", "CSV field delimiter (one character; `\\t` for tabs).", default=","),
-    "quote": Key("str", "CSV quote character.", default='"'),
-    "encoding": Key("str", "Text encoding of the files (a Python codec name).", default="utf-8",
-                    example="latin-1"),
-    "header": Key("bool", "The CSV's first line names the columns.", default=True),
-    "columns": Key("list", "Column names when `header: false`.", default=[]),
-}
-SFTP_KEYS = {
-    "host": Key("str", "SFTP server host name.", required=True),
-    "port": Key("int", "SFTP server port.", default=22, minimum=1, maximum=65535),
-    "username": Key("str", "User name.", required=True),
-    "password_env": Key("str", "Environment variable holding the password (password authentication).",
-                        example="SFTP_PASSWORD"),
-    "private_key": Key("str", "Path of a private key file (key authentication).", example="~/.ssh/id_ed25519"),
-    "private_key_passphrase_env": Key("str", "Environment variable holding the key's passphrase, if it has one."),
-    "known_hosts": Key("str", "known_hosts file checked against the server's host key.",
-                       default="~/.ssh/known_hosts"),
-    "check_host_key": Key("bool", "Verify the server's host key against `known_hosts` (turn off only for tests).",
-                          default=True),
-    "directory": Key("str", "Remote folder holding the files.", default="."),
-    "timeout": Key("number", "Seconds to wait for the connection.", default=30, minimum=1, maximum=600),
-}
-WEBHOOK_KEYS = {
-    "auth": Key("enum", "hmac: `signature_header` carries the HMAC-SHA256 of the body (hex, optionally "
-                        "`sha256=`-prefixed); bearer: `Authorization: Bearer <token>`.", required=True,
-                choices=("hmac", "bearer")),
-    "secret_env": Key("str", "Environment variable holding the HMAC secret or the bearer token.", required=True,
-                      example="SHOP_HOOK_SECRET"),
-    "signature_header": Key("str", "Header carrying the HMAC signature.", default="X-Signature-256"),
-    "idempotency_header": Key("str", "Request header whose value makes a retried request a no-op (an array's "
-                                     "records get `<key>:<index>`).", default="Idempotency-Key"),
-    "idempotency_field": Key("str", "Record field used as idempotency key instead (required in every record).",
-                             example="event_id"),
-    "max_body_bytes": Key("int", "Larger bodies get 413.", default=1_048_576, minimum=64, maximum=64 * 1_048_576),
-    "notify": Key("bool", "After each commit, `NOTIFY rsync_braze, '<source>'` (for realtime syncs).",
-                  default=True),
-}
 
 
 @dataclass(frozen=True)
@@ -338,9 +278,3 @@ def _webhook(name: str, s: dict, table: str, where: str, problems: Any) -> Webho
         signature_header=s["signature_header"], idempotency_header=s["idempotency_header"],
         idempotency_field=s["idempotency_field"], max_body_bytes=int(s["max_body_bytes"]), notify=bool(s["notify"]),
     )
-
-
-def reference_markdown() -> str:
-    """The source key reference as Markdown tables (embedded in docs/sources.md; a test keeps them equal)."""
-    return key_tables((("Every source: `sources.<name>`", COMMON_KEYS), ("`type: files`", FILE_KEYS),
-                       ("`type: files`, `sftp:`", SFTP_KEYS), ("`type: webhook`", WEBHOOK_KEYS)))

@@ -175,5 +175,6 @@ def load_file(conn: psycopg.Connection, folder, source: FileSourceConfig, state_
                           hashing.sha256.hexdigest(), count, rejects.count)
     rejects.spool.close()
     seconds = time.monotonic() - started
-    log.info("source %s: %s loaded, %d rows, %d rejected, %.1fs", source.name, entry.path, count, rejects.count, seconds)
+    log.info("source %s: %s loaded, %d rows, %d rejected, %.1fs", source.name, entry.path, count, rejects.count,
+             seconds)
     return FileOutcome(entry.path, "loaded", count, rejects.count, hashing.size, seconds)

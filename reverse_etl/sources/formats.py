@@ -207,7 +207,8 @@ def json_records(stream: BinaryIO, *, encoding: str, reject: Reject) -> Iterator
             start = line
             line += text.count("\n")
             pos = end
-            problem = _checked_json(text) if isinstance(value, dict) else f"a JSON {type(value).__name__}, not an object"
+            problem = (_checked_json(text) if isinstance(value, dict)
+                       else f"a JSON {type(value).__name__}, not an object")
             if problem:
                 reject(start, problem, text)
             else:

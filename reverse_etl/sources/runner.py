@@ -33,7 +33,8 @@ def pick(manifest: Manifest, names: tuple[str, ...], kind: str) -> list[SourceCo
     return chosen
 
 
-def ingest(manifest: Manifest, spec: ConnectionSpec, project_dir: Path, names: tuple[str, ...] = ()) -> list[files.SourceResult]:
+def ingest(manifest: Manifest, spec: ConnectionSpec, project_dir: Path,
+           names: tuple[str, ...] = ()) -> list[files.SourceResult]:
     """Load every selected files source; raise SourceBusy if one is being ingested by another process."""
     chosen: list[FileSourceConfig] = pick(manifest, names, "files")  # type: ignore[assignment]
     results = []

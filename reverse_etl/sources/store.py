@@ -3,8 +3,9 @@
     <state_schema>.source_files     one row per file loaded: source, path, size, mtime, sha256, rows, rejected,
                                     loaded_at; changed_at / changed_checksum when the file changed afterwards
     <state_schema>.source_rejects   rows not loaded: source, path, line, reason, the raw text (first 1,000 chars)
-    <schema>.raw_<source>           the rows: ``_file_name``, ``_line_number``, ``_file_date``, ``_loaded_at``, then one text
-                                    column per CSV column (new ones are added), or ``payload jsonb`` for JSON
+    <schema>.raw_<source>           the rows: ``_file_name``, ``_line_number``, ``_file_date``, ``_loaded_at``,
+                                    then one text column per CSV column (new ones are added), or ``payload jsonb``
+                                    for JSON
     <schema>.raw_<source> (webhook) ``_id``, ``_received_at``, ``_idempotency_key`` (unique), ``payload jsonb``
 
 The ledger row of a file is written in the same transaction as its rows and rejects, so a file is either
@@ -97,7 +98,8 @@ def mark_changed(conn: psycopg.Connection, state_schema: str, source: str, path:
     conn.commit()
 
 
-def ensure_file_table(conn: psycopg.Connection, schema: str, table: str, data_columns: Sequence[tuple[str, str]]) -> None:
+def ensure_file_table(conn: psycopg.Connection, schema: str, table: str,
+                      data_columns: Sequence[tuple[str, str]]) -> None:
     """Create the raw table, or add the columns it lacks (schema drift: a new CSV column becomes a new column)."""
     conn.execute(sql.SQL("create schema if not exists {}").format(ident(schema)))
     columns = [*FILE_META, *data_columns]

@@ -109,7 +109,8 @@ class Hooks:
         return hmac.compare_digest(given.lower().encode(), expected.encode())
 
     @staticmethod
-    def _keys(source: WebhookSourceConfig, req: Request, records: list, is_array: bool) -> tuple[str | None, list[str | None]]:
+    def _keys(source: WebhookSourceConfig, req: Request, records: list,
+              is_array: bool) -> tuple[str | None, list[str | None]]:
         """(problem, idempotency key of each record)."""
         keys: list[str | None] = []
         header = req.headers.get(source.idempotency_header.lower())

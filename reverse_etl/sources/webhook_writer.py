@@ -87,7 +87,7 @@ class Writer:
                     if not item.done.done():
                         item.done.set_exception(exc)
                 continue
-            for item, count in zip(batch, stored):
+            for item, count in zip(batch, stored, strict=True):
                 if not item.done.done():
                     item.done.set_result(count)
 
