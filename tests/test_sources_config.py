@@ -53,6 +53,21 @@ def test_glob_date_placeholder_and_since():
     assert parsed["c"].since == dt.date(2026, 2, 1)
 
 
+def test_selection_orders_by_name_date_and_leaves_recent_files():
+    from reverse_etl.sources.files import selected
+    from reverse_etl.sources.locations import FileEntry
+
+    parsed, problems = check({"c": {**CSV_LOCAL, "glob": "c_{date}.csv", "date_format": "%Y%m%d",
+                                    "since": "2026-01-02", "min_age_seconds": 60}})
+    assert problems == []
+    entries = [FileEntry(n, n, 1, mtime) for n, mtime in (
+        ("c_20260105.csv", 1000.0), ("c_20260103.csv", 1000.0), ("c_20260101.csv", 1000.0),
+        ("c_20261301.csv", 1000.0), ("c_20260104.csv", 1990.0), ("other.csv", 1000.0))]
+    got = selected(entries, parsed["c"], now=2000.0)
+    assert [(day.isoformat(), e.name) for day, e in got] == [
+        ("2026-01-03", "c_20260103.csv"), ("2026-01-05", "c_20260105.csv")]
+
+
 def test_regex_with_date_group():
     parsed, problems = check({"c": {**CSV_LOCAL, "glob": None, "regex": r"export-(?P<date>\d{4}-\d{2}-\d{2})\.jsonl",
                                     "date_format": "%Y-%m-%d", "format": "jsonl"}})

@@ -53,6 +53,7 @@ class FileSourceConfig:
     name_pattern: re.Pattern
     date_format: str | None
     since: dt.date | None
+    min_age_seconds: float
     delimiter: str
     quote: str
     encoding: str
@@ -200,7 +201,7 @@ def _files(name: str, s: dict, table: str, where: str, problems: Any) -> FileSou
         return None
     return FileSourceConfig(
         name=name, schema=str(s["schema"]), table=table, format=s["format"], directory=s["directory"], sftp=sftp,
-        name_pattern=pattern, date_format=s["date_format"], since=since,
+        name_pattern=pattern, date_format=s["date_format"], since=since, min_age_seconds=float(s["min_age_seconds"]),
         delimiter="\t" if s["delimiter"] == "\\t" else s["delimiter"], quote=s["quote"], encoding=s["encoding"],
         header=bool(s["header"]), columns=tuple(s["columns"] or ()),
     )

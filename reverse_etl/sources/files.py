@@ -50,12 +50,19 @@ class SourceResult:
         return sum(1 for f in self.files if f.status == status)
 
 
-def selected(entries: list[FileEntry], source: FileSourceConfig) -> list[tuple[dt.date | None, FileEntry]]:
-    """Entries whose name matches, with their name date, oldest first; ``since`` drops older ones."""
+def selected(entries: list[FileEntry], source: FileSourceConfig,
+             now: float | None = None) -> list[tuple[dt.date | None, FileEntry]]:
+    """Entries whose name matches, with their name date, oldest first; ``since`` drops older ones and
+    ``min_age_seconds`` files modified too recently (taken by a later run, once the upload is over)."""
     out = []
+    now = time.time() if now is None else now
     for entry in entries:
         match = source.name_pattern.fullmatch(entry.name)
         if not match:
+            continue
+        if source.min_age_seconds and entry.mtime is not None and now - entry.mtime < source.min_age_seconds:
+            log.info("source %s: %s modified %.0fs ago; left for a later run", source.name, entry.name,
+                     now - entry.mtime)
             continue
         day = None
         if source.date_format:

@@ -27,6 +27,9 @@ FILE_KEYS = {
                         "with `date_format`.", example=r"contacts_(?P<date>\d{8})\.csv"),
     "date_format": Key("str", "strftime format of the date in file names (%Y %m %d %H %M %S %y %j): files load "
                               "in date order and the date lands in `_file_date`.", example="%Y%m%d"),
+    "min_age_seconds": Key("number", "Skip files modified less than this many seconds ago (a partner's upload may "
+                                     "still be in progress: 60 is a safe value for SFTP drops).", default=0,
+                           minimum=0, maximum=86400),
     "since": Key("str", "Ignore files whose name date is before this day (YYYY-MM-DD).", example="2026-01-01"),
     "delimiter": Key("str", "CSV field delimiter (one character; `\\t` for tabs).", default=","),
     "quote": Key("str", "CSV quote character.", default='"'),
