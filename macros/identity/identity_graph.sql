@@ -30,12 +30,6 @@
 
     ),
 
-    identity_blocklist as (
-
-        select * from {{ blocklist }} where entity in ('{{ entity }}', '*')
-
-    ),
-
     identity_groups as (
 
         select
@@ -51,27 +45,9 @@
 
     ),
 
-    blocked_exact as (
+    blocked_listed as (
 
-        select g.id_type, g.id_value, min(b.reason) as block_reason
-        from identity_groups g
-        inner join identity_blocklist b
-            on b.match_type = 'exact'
-            and b.id_type in (g.id_type, '*')
-            and b.pattern = g.id_value
-        group by g.id_type, g.id_value
-
-    ),
-
-    blocked_regex as (
-
-        select g.id_type, g.id_value, min(b.reason) as block_reason
-        from identity_groups g
-        inner join identity_blocklist b
-            on b.match_type = 'regex'
-            and b.id_type in (g.id_type, '*')
-        where {{ rsync_braze.identity_regex_matches('g.id_value', 'b.pattern') }}
-        group by g.id_type, g.id_value
+        {{ rsync_braze.identity_blocked_values(entity, 'identity_groups', blocklist) | indent(8) }}
 
     ),
 
@@ -79,9 +55,7 @@
 
         select id_type, id_value, min(block_reason) as block_reason
         from (
-            select id_type, id_value, block_reason from blocked_exact
-            union all
-            select id_type, id_value, block_reason from blocked_regex
+            select id_type, id_value, block_reason from blocked_listed
             {%- if extra_blocked is not none %}
             union all
             select id_type, id_value, block_reason from ({{ extra_blocked }}) extra_blocked
@@ -113,6 +87,27 @@
     from identity_groups g
     left join identity_rules r on r.id_type = g.id_type
     left join blocked on blocked.id_type = g.id_type and blocked.id_value = g.id_value
+{% endmacro %}
+
+
+{#- The values of `values` (a relation or CTE with id_type, id_value) that the blocklist blocks: one row
+    (id_type, id_value, block_reason) per blocked value. Exact patterns compare case-sensitively; regex
+    patterns match anywhere in the value unless anchored. -#}
+{% macro identity_blocked_values(entity, values, blocklist) %}
+    {{ return(adapter.dispatch('identity_blocked_values', 'rsync_braze')(entity, values, blocklist)) }}
+{% endmacro %}
+
+{% macro default__identity_blocked_values(entity, values, blocklist) %}
+    select v.id_type, v.id_value, min(b.reason) as block_reason
+    from {{ values }} v
+    inner join {{ blocklist }} b
+        on b.entity in ('{{ entity }}', '*')
+        and b.id_type in (v.id_type, '*')
+        and (
+            (b.match_type = 'exact' and b.pattern = v.id_value)
+            or (b.match_type = 'regex' and {{ rsync_braze.identity_regex_matches('v.id_value', 'b.pattern') }})
+        )
+    group by v.id_type, v.id_value
 {% endmacro %}
 
 

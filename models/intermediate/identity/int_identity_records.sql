@@ -26,12 +26,6 @@ stores as (
 
 ),
 
-blocklist as (
-
-    select * from {{ ref('identity_blocked_values') }} where entity in ('customers', '*')
-
-),
-
 receipt_values as (
 
     select distinct 'phone' as id_type, phone_e164 as id_value from receipts where phone_e164 is not null
@@ -42,14 +36,9 @@ receipt_values as (
 
 blocked_receipt_values as (
 
-    select distinct receipt_values.id_type, receipt_values.id_value
-    from receipt_values
-    inner join blocklist
-        on blocklist.id_type in (receipt_values.id_type, '*')
-        and (
-            (blocklist.match_type = 'exact' and blocklist.pattern = receipt_values.id_value)
-            or (blocklist.match_type = 'regex' and {{ rsync_braze.identity_regex_matches('receipt_values.id_value', 'blocklist.pattern') }})
-        )
+    select id_type, id_value from (
+        {{ rsync_braze.identity_blocked_values('customers', 'receipt_values', ref('identity_blocked_values')) | indent(8) }}
+    ) listed
 
     union
 
