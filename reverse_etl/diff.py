@@ -9,11 +9,13 @@ and streamed by the engine through a server-side cursor. It returns only the row
     invalid      null identifier, duplicate identifier, or a required attribute missing
     unchanged    same row hash as delivered: not returned (except for a full-mode sync, which resends them)
 
-Change detection hashes each row once with ``hash_record_extended`` (64-bit, type-aware, no text casts);
-per-field hashes are computed only for rows that are new or changed. The number of unchanged rows follows
-from the snapshot's count, so the model is read once (plus its identifier column, once, for duplicates:
-grouped by a 64-bit hash of the identifier, which is much faster than grouping the text; a collision would
-only flag two rows as duplicates, with odds of about 1 in 10^8 at 1M rows).
+Change detection hashes each row once (64-bit, one hash function call per column by type: ``row_hash``);
+per-field hashes are computed only for rows that are new or changed, and the delivered ones are read (from
+the snapshot's side table) only for changed rows. The number of unchanged rows follows from the snapshot's
+count, so the model is read once, plus its identifier column once for duplicates (grouped by a 64-bit hash of
+the identifier; a collision would only flag two rows as duplicates, with odds of about 1 in 10^8 at 1M rows).
+That duplicate check is left out (``check_duplicates=False``) when the identifier is known to be unique:
+see ``uniqueness.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import sqlglot
 from sqlglot import exp
 
 ACTIONS = ("new", "changed", "unchanged", "removed", "invalid")
-OUTPUT = ("_rb_id", "_rb_action", "_rb_reason", "_rb_row_hash", "_rb_field_hashes", "_rb_old_field_hashes",
+# _rb_field_hashes is the JSON text of {attribute: hash} (the engine stores it as is, without parsing it);
+# _rb_changed lists the attributes whose hash differs from the delivered one (changed rows only).
+OUTPUT = ("_rb_id", "_rb_action", "_rb_reason", "_rb_row_hash", "_rb_field_hashes", "_rb_changed",
           "_rb_old_status", "_rb_matched")
 
 
@@ -51,6 +55,56 @@ class DiffSpec:
     id_column: str
     fields: tuple[tuple[str, str], ...]   # (model column, Braze attribute)
     required: tuple[tuple[str, str], ...]  # (model column, attribute) that must not be null
+    fields_relation: str = ""  # already quoted: the per-field hashes of the snapshot's rows
+    check_duplicates: bool = True  # False only when the identifier is known unique (uniqueness.py)
+    types: tuple[str, ...] = ()  # PostgreSQL type name of each field's column (cheaper row hash when known)
+
+
+# The row hash is computed for every row of the model on every plan and run: one hash function call per
+# column, by type, costs about two thirds of hash_record_extended(row(...)), which builds a record first.
+# Columns of other types are hashed through their text form. {x} is the column, {s} the seed.
+TYPED_HASH = {
+    **dict.fromkeys(("text", "varchar", "name"), "hashtextextended({x}, {s})"),
+    "bpchar": "hashbpcharextended({x}, {s})",
+    "int2": "hashint2extended({x}, {s})",
+    "int4": "hashint4extended({x}, {s})",
+    "int8": "hashint8extended({x}, {s})",
+    "numeric": "hash_numeric_extended({x}, {s})",
+    "float4": "hashfloat4extended({x}, {s})",
+    "float8": "hashfloat8extended({x}, {s})",
+    "bool": "hashint4extended(cast({x} as integer), {s})",
+    "date": "hashint4extended({x} - date '2000-01-01', {s})",
+    "timestamp": "timestamp_hash_extended({x}, {s})",
+    "timestamptz": "timestamp_hash_extended({x} at time zone 'UTC', {s})",
+    "uuid": "uuid_hash_extended({x}, {s})",
+    "jsonb": "jsonb_hash_extended({x}, {s})",
+}
+
+
+# Types without a hash function (hash_record_extended fails on them): hashed through their text form.
+UNHASHABLE = frozenset({"json", "xml", "money", "point", "line", "lseg", "box", "path", "polygon", "circle"})
+
+
+def field_hash(column: str, kind: str) -> str:
+    """The hash of one field's value, as stored per attribute in the snapshot (to tell which fields changed)."""
+    if kind in UNHASHABLE or kind.lstrip("_") in UNHASHABLE:
+        return f"hashtextextended(cast({column} as text), 0)"
+    return f"hash_record_extended(row({column}), 0)"
+
+
+def row_hash(columns: list[str], types: tuple[str, ...]) -> str:
+    """A 64-bit hash of the (quoted, qualified) ``columns``: with their types, the xor of one seeded hash per
+    column (seed = position, so swapped values differ; a null hashes to its position); without them,
+    ``hash_record_extended``."""
+    if not columns:
+        return "hash_record_extended(row(1), 0)"
+    if len(types) != len(columns) or not all(types):
+        return f"hash_record_extended(row({', '.join(columns)}), 0)"
+    parts = []
+    for i, (col, kind) in enumerate(zip(columns, types), start=1):
+        template = TYPED_HASH.get(kind, "hashtextextended(cast({x} as text), {s})")
+        parts.append(f"coalesce({template.format(x=col, s=i)}, {i})")
+    return " # ".join(parts)
 
 
 def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = False) -> str:
@@ -58,60 +112,84 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
     as in the model). ``all_values`` also returns unchanged rows with their values (full-mode syncs)."""
     n = len(spec.fields)
     v = [q(f"_rb_v{i}") for i in range(n)]
-    row = "row(" + ", ".join(f"m0.{q(c)}" for c, _ in spec.fields) + ")" if n else "row(1)"
+    row = row_hash([f"m0.{q(c)}" for c, _ in spec.fields], spec.types)
     values = "".join(f", m0.{q(c)} as {v[i]}" for i, (c, _) in enumerate(spec.fields))
-    hashes = ", ".join(f"{_literal(attr)}, hash_record_extended(row(a.{v[i]}), 0)"
-                       for i, (_, attr) in enumerate(spec.fields)) or "'_', 0"
-    missing = " ".join(f"when m.{v[i]} is null then {_literal(f'required attribute {attr} is null (column {col})')}"
-                       for i, (col, attr) in enumerate(spec.fields) if (col, attr) in spec.required)
-    missing_case = f"case {missing} end" if missing else "cast(null as text)"
-    keep = "" if all_values else "where a._rb_action <> 'unchanged'"
+    # Per-field hashes (for the rows returned only): stored as {attribute: hash}; compared key by key with the
+    # delivered ones, read by primary key for changed rows only.
+    h = [q(f"_rb_h{i}") for i in range(n)]
+    new_hashes = ", ".join(f"{_literal(attr)}, b.{h[i]}" for i, (_, attr) in enumerate(spec.fields))
+    changed = ", ".join(f"case when (b._rb_old_hashes -> {_literal(attr)}) is distinct from to_jsonb(b.{h[i]}) "
+                        f"then {_literal(attr)} end" for i, (_, attr) in enumerate(spec.fields))
+
+    def missing_case(alias: str) -> str:
+        missing = " ".join(f"when {alias}.{v[i]} is null then {_literal(f'required attribute {attr} is null (column {col})')}"
+                           for i, (col, attr) in enumerate(spec.fields) if (col, attr) in spec.required)
+        return f"case {missing} end" if missing else "cast(null as text)"
+
+    if spec.check_duplicates:
+        duplicated = f"""duplicated as (
+        select hashtextextended(cast({q(spec.id_column)} as text), 0) as _rb_id_hash from {spec.model_relation}
+        where {q(spec.id_column)} is not null group by 1 having count(*) > 1
+    ),"""
+        dup_join = "left join duplicated as d on d._rb_id_hash = hashtextextended(m._rb_id, 0)"
+        dup_col = "d._rb_id_hash"
+    else:
+        duplicated, dup_join, dup_col = "", "", "cast(null as bigint)"
+    # The filter is evaluated on every row of the join: keep it to cheap comparisons (a null id never matches
+    # the snapshot, so it passes the first test); the action is worked out only for the rows it lets through.
+    needs_work = "" if all_values else (
+        f"and (m._rb_row_hash is distinct from s.row_hash or s.status = 'removed' or {dup_col} is not null"
+        + (f" or {missing_case('m')} is not null" if spec.required else "") + ")")
     sql = f"""
     with model as (
-        select cast(m0.{q(spec.id_column)} as text) as _rb_id, hash_record_extended({row}, 0) as _rb_row_hash{values}
+        select cast(m0.{q(spec.id_column)} as text) as _rb_id, {row} as _rb_row_hash{values}
         from {spec.model_relation} as m0
         offset 0
     ),
-    duplicated as (
-        select hashtextextended(cast({q(spec.id_column)} as text), 0) as _rb_id_hash from {spec.model_relation}
-        where {q(spec.id_column)} is not null group by 1 having count(*) > 1
-    ),
+    {duplicated}
     compared as (
-        select m.*, s.id as _rb_snapshot_id, s.row_hash as _rb_old_row_hash, s.status as _rb_old_status, d._rb_id_hash as _rb_duplicate, {missing_case} as _rb_missing
+        select m.*, s.id as _rb_snapshot_id, s.row_hash as _rb_old_row_hash, s.status as _rb_old_status,
+            {dup_col} as _rb_duplicate
         from model as m
-        left join duplicated as d on d._rb_id_hash = hashtextextended(m._rb_id, 0)
+        {dup_join}
         full outer join (select id, row_hash, status from {spec.snapshot_relation}) as s on s.id = m._rb_id
-        where m._rb_row_hash is not null or s.status <> 'removed'
+        where (m._rb_row_hash is not null or s.status <> 'removed') {needs_work}
     ),
     a as (
-        select *,
+        select c.*, {missing_case('c')} as _rb_missing,
             case
                 when _rb_row_hash is null then 'removed'
-                when _rb_id is null or _rb_duplicate is not null or _rb_missing is not null then 'invalid'
+                when _rb_id is null or _rb_duplicate is not null or {missing_case('c')} is not null then 'invalid'
                 when _rb_snapshot_id is null or _rb_old_status = 'removed' then 'new'
                 when _rb_old_row_hash = _rb_row_hash then 'unchanged'
                 else 'changed'
             end as _rb_action
-        from compared
+            {''.join(f", {field_hash(f'c.{v[i]}', spec.types[i] if spec.types else '')} as {h[i]}" for i in range(n))}
+        from compared as c
+    ),
+    b as (
+        select a.*, case when a._rb_action = 'changed' then (
+            select o.field_hashes from {spec.fields_relation} as o where o.id = a._rb_snapshot_id
+        ) end as _rb_old_hashes
+        from a
+        offset 0  -- computed once per row: the select below reads _rb_old_hashes once per field
     )
-    select coalesce(a._rb_id, a._rb_snapshot_id) as _rb_id, a._rb_action,
+    select coalesce(b._rb_id, b._rb_snapshot_id) as _rb_id, b._rb_action,
         case
-            when a._rb_action <> 'invalid' then null
-            when a._rb_id is null then 'identifier is null'
-            when a._rb_duplicate is not null then 'identifier is not unique in the model'
-            else a._rb_missing
+            when b._rb_action <> 'invalid' then null
+            when b._rb_id is null then 'identifier is null'
+            when b._rb_duplicate is not null then 'identifier is not unique in the model'
+            else b._rb_missing
         end as _rb_reason,
-        a._rb_row_hash,
-        case when a._rb_action in ('new', 'changed') then jsonb_build_object({hashes}) end as _rb_field_hashes,
-        case when a._rb_action = 'changed' then (
-            select o.field_hashes from {spec.snapshot_relation} as o where o.id = a._rb_snapshot_id
-        ) end as _rb_old_field_hashes,
-        a._rb_old_status, a._rb_snapshot_id is not null as _rb_matched
-        {''.join(f', a.{v[i]}' for i in range(n))}
-    from a
-    {keep}
+        b._rb_row_hash,
+        case when b._rb_row_hash is not null then cast(jsonb_build_object({new_hashes}) as text) end as _rb_field_hashes,
+        case when b._rb_action = 'changed' then array_remove(array[{changed}]::text[], null) end as _rb_changed,
+        b._rb_old_status, b._rb_snapshot_id is not null as _rb_matched
+        {''.join(f', b.{v[i]}' for i in range(n))}
+    from b
     """
-    return sqlglot.transpile(sql, read="postgres", write=dialect)[0]
+    # Written in PostgreSQL's dialect: transpiling it to itself would only cost time (~60 ms a plan).
+    return sql if dialect == "postgres" else sqlglot.transpile(sql, read="postgres", write=dialect)[0]
 
 
 def active_snapshot_count_query(spec: DiffSpec) -> str:
@@ -125,10 +203,3 @@ def bare_join_query(spec: DiffSpec) -> str:
     cols = ", ".join(f"m0.{q(c)}" for c, _ in spec.fields) or "1"
     return (f"select count(*) from (select cast(m0.{q(spec.id_column)} as text) as id, {cols} "
             f"from {spec.model_relation} as m0) as m full outer join {spec.snapshot_relation} as s on s.id = m.id")
-
-
-def changed_attributes(new_hashes: dict | None, old_hashes: dict | None) -> list[str]:
-    """Attributes whose value hash differs from the delivered one (every attribute for a new row)."""
-    new_hashes = new_hashes or {}
-    old_hashes = old_hashes or {}
-    return [attr for attr, h in new_hashes.items() if old_hashes.get(attr) != h]

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import psycopg
 
-from . import ledger, state
+from . import ledger, state, uniqueness
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
 from .dbt_artifacts import DbtManifest, parse_relation
-from .diff import DiffSpec, active_snapshot_count_query, changed_attributes, diff_query, relation
+from .diff import DiffSpec, active_snapshot_count_query, diff_query, relation
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
 from .profiles import ConnectionSpec
@@ -56,6 +56,7 @@ class SyncResult:
     fields_changed: dict[str, int] = field(default_factory=dict)
     rejections: list[tuple[str | None, str | None, str]] = field(default_factory=list)
     estimated_requests: int = 0
+    unique_because: str | None = None  # why the duplicate-identifier check was skipped (None: it ran)
     seconds: float = 0.0
     error: str | None = None
 
@@ -78,14 +79,16 @@ class Engine:
     def _relation(self, sync: SyncConfig):
         return self.dbt.relation(sync.model) if sync.model else parse_relation(sync.relation)
 
-    def _check_columns(self, conn: psycopg.Connection, sync: SyncConfig) -> str:
+    def _check_columns(self, conn: psycopg.Connection, sync: SyncConfig) -> tuple[str, dict[str, str]]:
+        """The model's quoted relation and its columns' types (PostgreSQL type names); a clear error when the
+        relation or a column the sync reads is missing."""
         rel = self._relation(sync)
-        rows = conn.execute("select column_name from information_schema.columns where table_schema = %s "
+        rows = conn.execute("select column_name, udt_name from information_schema.columns where table_schema = %s "
                             "and table_name = %s", (rel.schema, rel.name)).fetchall()
         if not rows:
             raise ConfigError(f"Sync {sync.name!r}: relation {rel} does not exist in the warehouse "
                               f"({self.target.describe()}): run `dbt build` first, or fix `model`/`relation`.")
-        have = {r[0] for r in rows}
+        have = dict(rows)
         if sync.object in ("events", "purchases"):
             ledger.check_config(sync)
             wanted = ledger.columns(sync)
@@ -95,15 +98,19 @@ class Engine:
         if missing:
             raise ConfigError(f"Sync {sync.name!r}: column(s) {', '.join(missing)} not in {rel} "
                               f"(it has {', '.join(sorted(have))}): fix the mapping or the model.")
-        return relation(rel.schema, rel.name)
+        return relation(rel.schema, rel.name), have
 
-    def _spec(self, sync: SyncConfig, model_relation: str) -> DiffSpec:
+    def _spec(self, sync: SyncConfig, model_relation: str, unique: bool = False,
+              types: dict[str, str] | None = None) -> DiffSpec:
         dest = self.manifest.destinations[sync.destination]
         fields = tuple((m.column, m.attribute) for m in sync.mapping)
         required = tuple((m.column, m.attribute) for m in sync.mapping
                          if m.attribute in dest.custom_attributes and dest.custom_attributes[m.attribute].required)
         return DiffSpec(model_relation, relation(self.manifest.state_schema, f"snapshot__{sync.name}"),
-                        sync.identifier_column, fields, required)
+                        sync.identifier_column, fields, required,
+                        fields_relation=relation(self.manifest.state_schema, f"fields__{sync.name}"),
+                        check_duplicates=not unique,
+                        types=tuple((types or {}).get(m.column, "") for m in sync.mapping) if types else ())
 
     def _schema(self, sync: SyncConfig) -> dict[str, AttributeSpec]:
         dest = self.manifest.destinations[sync.destination]
@@ -120,8 +127,10 @@ class Engine:
     def _identifier(self, sync: SyncConfig, value: str) -> Identifier:
         return Identifier(sync.identifier_type, value, sync.identifier_label)
 
-    def _prepare(self, conn: psycopg.Connection, sync: SyncConfig, full_refresh: bool) -> DiffSpec:
-        """Ensure the state tables exist (and reset them on --full-refresh); check the model's columns."""
+    def _prepare(self, conn: psycopg.Connection, sync: SyncConfig, full_refresh: bool,
+                 result: SyncResult | None = None) -> DiffSpec:
+        """Ensure the state tables exist (and reset them on --full-refresh); check the model's columns; note in
+        ``result`` when the identifier is known unique (the diff then skips its duplicate check)."""
         if sync.object == "subscriptions":
             raise ConfigError(f"Sync {sync.name!r}: object 'subscriptions' is not supported by this release yet; "
                               "user_attributes, events and purchases are.")
@@ -129,9 +138,15 @@ class Engine:
         state.ensure_snapshot(conn, self.manifest.state_schema, sync.name)
         if full_refresh:
             state.reset_snapshot(conn, self.manifest.state_schema, sync.name)
-        spec = self._spec(sync, self._check_columns(conn, sync))
+        model_relation, types = self._check_columns(conn, sync)
+        because = uniqueness.known_unique(conn, sync, model_relation, self.project_dir)
+        if result is not None and sync.object == "user_attributes":
+            result.unique_because = because
+        if because:
+            log.info("sync %s: identifier %s known unique (%s): no duplicate check", sync.name,
+                     sync.identifier_column, because)
         conn.commit()
-        return spec
+        return self._spec(sync, model_relation, unique=because is not None, types=types)
 
     def _diff(self, conn: psycopg.Connection, spec: DiffSpec, full: bool, counts: dict[str, int]) -> Iterator[tuple]:
         """Stream the rows needing work (one scan of the model); fill ``counts`` per action as they pass.
@@ -156,13 +171,13 @@ class Engine:
 
     def _track_row(self, sync: SyncConfig, row: tuple, full: bool) -> tuple[TrackRow | None, list[str]]:
         """The TrackRow to send for a diff row (None when nothing is to be sent) and the attributes in it."""
-        id_, action, _, _, new_hashes, old_hashes, old_status, _, *values = row
+        id_, action, _, _, _, changed_list, old_status, _, *values = row
         mapping = sync.mapping
         if action == "new" or full or old_status == "rejected":
             wanted = [i for i, m in enumerate(mapping) if "create" in m.sync_on or (action != "new" and "update" in m.sync_on)]
             attrs = {mapping[i].attribute: values[i] for i in wanted if values[i] is not None or action != "new"}
         else:
-            changed = set(changed_attributes(new_hashes, old_hashes))
+            changed = set(changed_list or ())
             attrs = {m.attribute: values[i] for i, m in enumerate(mapping) if m.attribute in changed and "update" in m.sync_on}
         if not attrs:
             return None, []
@@ -177,9 +192,9 @@ class Engine:
         builder = PayloadBuilder(self._schema(sync))
         full = full_refresh or sync.mode == "full"
         counts: dict[str, int] = {}
-        sent = 0
+        sent = quiet = 0
         with connect(self.target) as conn:
-            spec = self._prepare(conn, sync, full_refresh=False)
+            spec = self._prepare(conn, sync, full_refresh=False, result=result)
             if sync.object in ("events", "purchases"):
                 return self._plan_events(conn, sync, spec, builder, result, started)
             for row in self._diff(conn, spec, full, counts):
@@ -194,6 +209,9 @@ class Engine:
                     continue
                 track, attrs = self._track_row(sync, row, full)
                 if track is None:
+                    # A changed row whose sendable fields are all as delivered (only create-only fields
+                    # changed, or the row hash's scheme changed): a run sends nothing for it.
+                    quiet += action == "changed" and not full
                     continue
                 built = builder.build(track)
                 if isinstance(built, Rejection):
@@ -206,6 +224,8 @@ class Engine:
                     result.fields_changed[attr] = result.fields_changed.get(attr, 0) + 1
                 result.add("data_points", sum(a not in NOT_BILLED for a in attrs))
             conn.rollback()
+        counts["changed"] = counts.get("changed", 0) - quiet
+        counts["unchanged"] = counts.get("unchanged", 0) + quiet
         if full_refresh:  # the snapshot would be forgotten: every row is new
             counts = {"new": counts.get("new", 0) + counts.get("changed", 0) + counts.get("unchanged", 0),
                       "invalid": counts.get("invalid", 0), "removed": 0}
@@ -252,41 +272,51 @@ class Engine:
             if not state.try_lock(state_conn, sync.name):
                 raise SyncLocked(f"Sync {sync.name!r} is already running (another rsync-braze holds its lock): "
                                  "wait for it to finish; `rsync-braze status` shows its progress.")
-            spec = self._prepare(read_conn, sync, full_refresh)
-            result.run_id = run_id = state.start_run(state_conn, schema, sync.name, sync.mode, False)
-            client = self.client_factory(destination, self._schema(sync))
-            recorder = _Recorder(state_conn, schema, sync.name, run_id, result)
-            counts: dict[str, int] = {}
             try:
-                if sync.object in ("events", "purchases"):
-                    self._deliver_events(sync, read_conn, spec, client, recorder, counts)
-                else:
-                    removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
-                                            client, recorder, full=full_refresh or sync.mode == "full")
-                    read_conn.rollback()
-                    self._delete(sync, removed, client, recorder)
-                recorder.count("unchanged", counts.get("unchanged", 0))
-                recorder.count("requests", client.stats.requests)
-                recorder.flush()
-                failed = result.counts.get("failed", 0)
-                rejected = result.counts.get("rejected", 0) + result.counts.get("invalid", 0)
-                total = sum(counts.values()) or 1
-                if failed:
-                    result.status = "partial"
-                    result.error = f"{failed} row(s) not delivered; the next run sends them again"
-                elif rejected / total > sync.max_rejected_share:
-                    result.status = "rejected_over_threshold"
-                    result.error = (f"{rejected} row(s) rejected ({rejected / total:.1%}), over max_rejected_share "
-                                    f"{sync.max_rejected_share:.1%}; see sync_rejections")
-                state.finish_run(state_conn, schema, run_id, result.status, result.error)
-            except BaseException as exc:
-                recorder.flush()
-                result.status = "failed"
-                result.error = destination.redact(str(exc))[:2000] if isinstance(exc, Exception) else "interrupted"
-                state.finish_run(state_conn, schema, run_id, result.status, result.error)
-                raise
+                self._run_locked(sync, full_refresh, result, state_conn, read_conn, destination)
+            finally:
+                # Released explicitly: a closed connection releases it too, but only once its server process
+                # has noticed, which a next run started right away could beat.
+                state.unlock(state_conn, sync.name)
         result.seconds = time.monotonic() - started
         return result
+
+    def _run_locked(self, sync: SyncConfig, full_refresh: bool, result: SyncResult, state_conn: psycopg.Connection,
+                    read_conn: psycopg.Connection, destination: Destination) -> None:
+        schema = self.manifest.state_schema
+        spec = self._prepare(read_conn, sync, full_refresh, result=result)
+        result.run_id = run_id = state.start_run(state_conn, schema, sync.name, sync.mode, False)
+        client = self.client_factory(destination, self._schema(sync))
+        recorder = _Recorder(state_conn, schema, sync.name, run_id, result)
+        counts: dict[str, int] = {}
+        try:
+            if sync.object in ("events", "purchases"):
+                self._deliver_events(sync, read_conn, spec, client, recorder, counts)
+            else:
+                removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
+                                        client, recorder, full=full_refresh or sync.mode == "full")
+                read_conn.rollback()
+                self._delete(sync, removed, client, recorder)
+            recorder.count("unchanged", counts.get("unchanged", 0))
+            recorder.count("requests", client.stats.requests)
+            recorder.flush()
+            failed = result.counts.get("failed", 0)
+            rejected = result.counts.get("rejected", 0) + result.counts.get("invalid", 0)
+            total = sum(counts.values()) or 1
+            if failed:
+                result.status = "partial"
+                result.error = f"{failed} row(s) not delivered; the next run sends them again"
+            elif rejected / total > sync.max_rejected_share:
+                result.status = "rejected_over_threshold"
+                result.error = (f"{rejected} row(s) rejected ({rejected / total:.1%}), over max_rejected_share "
+                                f"{sync.max_rejected_share:.1%}; see sync_rejections")
+            state.finish_run(state_conn, schema, run_id, result.status, result.error)
+        except BaseException as exc:
+            recorder.flush()
+            result.status = "failed"
+            result.error = destination.redact(str(exc))[:2000] if isinstance(exc, Exception) else "interrupted"
+            state.finish_run(state_conn, schema, run_id, result.status, result.error)
+            raise
 
     def _deliver(self, sync: SyncConfig, diff: Iterator[tuple], client: BrazeClient, recorder: _Recorder,
                  full: bool) -> list[str]:
@@ -311,7 +341,7 @@ class Engine:
                         yield TrackRow(key=id_, identifier=self._identifier(sync, id_), attributes=unset, create=False)
                     continue
                 track, attrs = self._track_row(sync, row, full)
-                hashes = new_hashes or row[5] or {}
+                hashes = new_hashes or "{}"  # JSON text, stored as is
                 if track is None:  # only create-only fields changed: nothing to send, remember the new values
                     recorder.acknowledge(id_, row_hash, hashes, "delivered", "unchanged", 0)
                     continue

@@ -7,7 +7,7 @@ import textwrap
 import psycopg
 import pytest
 
-from reverse_etl.diff import DiffSpec, changed_attributes, diff_query, relation
+from reverse_etl.diff import DiffSpec, diff_query, relation
 from reverse_etl.engine import Engine, select_syncs
 from reverse_etl.manifest import load
 from reverse_etl.profiles import resolve
@@ -55,9 +55,12 @@ def deliver_everything(engine, db):
     sync = select_syncs(engine.manifest, ())[0]
     with psycopg.connect(db.info.dsn) as conn:
         spec = engine._prepare(conn, sync, full_refresh=False)
-    db.execute(f"insert into {spec.snapshot_relation} (id, row_hash, field_hashes, status, run_id) "
-               f"select _rb_id, _rb_row_hash, _rb_field_hashes, 'delivered', 0 from ({diff_query(spec)}) d "
+    db.execute(f"create temp table delivered as select _rb_id, _rb_row_hash, cast(_rb_field_hashes as jsonb) as _rb_field_hashes from ({diff_query(spec)}) d "
                f"where _rb_action = 'new'")
+    db.execute(f"insert into {spec.snapshot_relation} (id, row_hash, status, run_id) "
+               f"select _rb_id, _rb_row_hash, 'delivered', 0 from delivered")
+    db.execute(f"insert into {spec.fields_relation} (id, field_hashes) select _rb_id, _rb_field_hashes from delivered")
+    db.execute("drop table delivered")
 
 
 def test_first_plan_sees_every_row_as_new(engine):
@@ -94,14 +97,112 @@ def test_plan_after_changes(engine, db, schema):
 
 def test_identifiers_are_quoted():
     spec = DiffSpec(relation('my"schema', "t"), relation("st", "snap"), 'id"; drop table x; --',
-                    (("c", "a'b"),), ())
+                    (("c", "a'b"),), (), fields_relation=relation("st", "fie\"lds"))
     sql = diff_query(spec)
     assert '"my""schema"."t"' in sql
     assert '"id""; drop table x; --"' in sql
     assert "'a''b'" in sql
+    assert '"st"."fie""lds"' in sql
 
 
-def test_changed_attributes():
-    assert changed_attributes({"a": 1, "b": 2}, {"a": 1, "b": 3}) == ["b"]
-    assert changed_attributes({"a": 1}, None) == ["a"]
-    assert changed_attributes(None, {"a": 1}) == []
+TYPED_COLUMNS = {
+    "t": ("text", "'a'", "'b'"), "vc": ("varchar(20)", "'a'", "'b'"), "bp": ("char(3)", "'a'", "'b'"),
+    "i2": ("smallint", "1", "2"), "i4": ("integer", "1", "2"), "i8": ("bigint", "1", "2"),
+    "num": ("numeric(10,2)", "1.5", "1.25"), "f8": ("double precision", "0.1", "0.2"), "b": ("boolean", "true", "false"),
+    "d": ("date", "'2026-01-01'", "'2026-01-02'"), "ts": ("timestamp", "'2026-01-01 10:00'", "'2026-01-01 10:01'"),
+    "tz": ("timestamptz", "'2026-01-01 10:00Z'", "'2026-01-01 10:00:01Z'"),
+    "u": ("uuid", "'00000000-0000-0000-0000-000000000001'", "'00000000-0000-0000-0000-000000000002'"),
+    "jb": ("jsonb", "'{\"a\": 1}'", "'{\"a\": 2}'"), "js": ("json", "'{\"a\": 1}'", "'{\"a\": 2}'"),
+    "arr": ("text[]", "array['a']", "array['a', 'b']"),
+}
+
+
+@pytest.fixture
+def typed_engine(embedded_warehouse, schema, tmp_path, db):
+    """A sync mapping one column of each common type; rows r_<col> (changed later) and 'still'."""
+    state = f"{schema}_state"
+    cols = ", ".join(f"{c} {kind}" for c, (kind, _, _) in TYPED_COLUMNS.items())
+    db.execute(f'create table "{schema}".typed (id text, {cols})')
+    firsts = ", ".join(first for _, first, _ in TYPED_COLUMNS.values())
+    for name in [*TYPED_COLUMNS, "still", "tonull", "fromnull"]:
+        db.execute(f'insert into "{schema}".typed values (%s, {firsts})', (f"r_{name}",))
+    db.execute(f'update "{schema}".typed set t = null where id = \'r_fromnull\'')
+    port = embedded_warehouse.status().port
+    (tmp_path / "profiles.yml").write_text(
+        f"rsync_braze:\n  target: t\n  outputs:\n    t:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n"
+        f"      user: postgres\n      password: ''\n      dbname: rsync_braze\n      schema: {schema}\n      threads: 1\n")
+    mapping = "".join(f"      {c}: a_{c}\n" for c in TYPED_COLUMNS)
+    kinds = {"i2": "integer", "i4": "integer", "i8": "integer", "num": "float", "f8": "float", "b": "boolean",
+             "d": "time", "ts": "time", "tz": "time", "jb": "object", "js": "object", "arr": "array"}
+    declared = "".join(f"      a_{c}: {kinds.get(c, 'string')}\n" for c in TYPED_COLUMNS)
+    (tmp_path / "rsync_braze.yml").write_text(
+        f"state_schema: {state}\ndestinations:\n  braze:\n    endpoint: http://127.0.0.1:9\n    api_key_env: UNUSED\n"
+        f"    custom_attributes:\n{declared}"
+        f"syncs:\n  - name: typed\n    relation: {schema}.typed\n    identifier: {{column: id, type: external_id}}\n"
+        f"    mapping:\n{mapping}")
+    eng = Engine(load(tmp_path / "rsync_braze.yml"), resolve(tmp_path, str(tmp_path)), tmp_path)
+    yield eng
+    db.execute(f'drop schema if exists "{state}" cascade')
+
+
+def test_typed_row_hash_sees_a_change_in_every_column_type(typed_engine, db, schema):
+    sync = select_syncs(typed_engine.manifest, ())[0]
+    with psycopg.connect(db.info.dsn) as conn:
+        spec = typed_engine._prepare(conn, sync, full_refresh=False)
+    assert all(spec.types) and "hash_record_extended(row(m0" not in diff_query(spec), "typed hashing in use"
+    deliver_everything(typed_engine, db)
+    assert typed_engine.plan(sync).counts["updated"] == 0
+    for col, (_, _, second) in TYPED_COLUMNS.items():
+        db.execute(f'update "{schema}".typed set {col} = {second} where id = %s', (f"r_{col}",))
+    db.execute(f'update "{schema}".typed set t = null where id = \'r_tonull\'')
+    db.execute(f'update "{schema}".typed set t = \'a\' where id = \'r_fromnull\'')
+    db.execute("set timezone = 'America/New_York'")  # the session's zone must not matter (plan opens its own)
+    result = typed_engine.plan(sync)
+    assert result.counts["updated"] == len(TYPED_COLUMNS) + 2
+    # uuid values are not strings to the payload builder: that row is detected, then rejected, not sent.
+    assert result.fields_changed == {f"a_{c}": 1 for c in TYPED_COLUMNS if c != "u"} | {"a_t": 3}
+    assert [r[0] for r in result.rejections] == ["r_u"]
+    assert result.counts["unchanged"] == 1  # r_still
+
+
+def test_row_hash_of_timestamptz_ignores_the_session_time_zone(db):
+    from reverse_etl.diff import row_hash
+
+    expr = row_hash(["x"], ("timestamptz",))
+    values = set()
+    for zone in ("UTC", "Asia/Tokyo", "America/New_York"):
+        db.execute(f"set timezone = '{zone}'")
+        values.add(db.execute(f"select {expr} from (select timestamptz '2026-03-01 12:00Z' as x) t").fetchone()[0])
+    assert len(values) == 1
+
+
+def test_unique_index_skips_the_duplicate_check(engine, db, schema):
+    sync = select_syncs(engine.manifest, ())[0]
+    assert engine.plan(sync).unique_because is None
+    db.execute(f'create unique index users_id_idx on "{schema}".users (id)')
+    result = engine.plan(sync)
+    assert result.unique_because == "unique index users_id_idx"
+    assert "duplicated as" not in diff_query(engine._spec(sync, relation(schema, "users"), unique=True))
+    db.execute(f'drop index "{schema}".users_id_idx')
+    db.execute(f'create unique index users_id_partial on "{schema}".users (id) where ltv > 5')
+    assert engine.plan(sync).unique_because is None, "a partial index proves nothing"
+
+
+def test_old_snapshot_layout_is_migrated(engine, db):
+    sync = select_syncs(engine.manifest, ())[0]
+    state = engine.manifest.state_schema
+    db.execute(f'create schema "{state}"')
+    db.execute(f'create table "{state}".snapshot__users (id text primary key, row_hash bigint not null, '
+               "field_hashes jsonb not null, status text not null, run_id bigint not null, "
+               "delivered_at timestamptz not null default clock_timestamp())")
+    db.execute(f'insert into "{state}".snapshot__users values (\'u1\', 1, \'{{"email": 5}}\', \'delivered\', 0)')
+    with psycopg.connect(db.info.dsn) as conn:
+        engine._prepare(conn, sync, full_refresh=False)
+    cols = {r[0] for r in db.execute("select column_name from information_schema.columns where table_schema = %s "
+                                     "and table_name = 'snapshot__users'", (state,))}
+    assert "field_hashes" not in cols
+    assert db.execute(f'select field_hashes from "{state}".fields__users').fetchall() == [({"email": 5},)]
+    result = engine.plan(sync)
+    # u1's delivered hashes are made up: all its fields differ; the 19 other rows are new.
+    assert result.counts["updated"] == 1 and result.counts["created"] == 19
+    assert result.fields_changed == {"email": 20, "ltv": 20, "odd name": 20}
