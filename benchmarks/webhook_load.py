@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/webhook_load.py                           # 10 s, 8 clients, 1 record a request
     .venv/bin/python benchmarks/webhook_load.py --records-per-request 20 --seconds 20
 
-Starts its own embedded PostgreSQL (a temporary folder, a free port; default settings, so every commit is
-flushed: ``synchronous_commit = on``) and the CLI's webhook server in a subprocess. Client processes each
+Starts its own embedded PostgreSQL (a temporary folder, a free port; the embedded server's default is
+``synchronous_commit = off``, but the webhook writer's session sets it on, so every acknowledged commit has
+been flushed to disk) and the CLI's webhook server in a subprocess. Client processes each
 keep one keep-alive connection and send requests one after another, each signed (HMAC-SHA256) with a unique
 Idempotency-Key, so every record is a new row. Latency is measured per request, from the first byte sent to
 the last byte of the answer. At the end the table is counted: it must hold every acknowledged record.
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the run (at most 300)")
     parser.add_argument("--clients", type=int, default=8, help="client processes (1..32)")
     parser.add_argument("--records-per-request", type=int, default=1, help="records in each request (1..500)")
+    parser.add_argument("--no-durable-commit", action="store_true",
+                        help="durable_commit: false (the embedded server's synchronous_commit = off)")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 300.0)
     clients = min(max(args.clients, 1), 32)
@@ -100,7 +103,8 @@ def main() -> None:
             (tmp / "rsync_braze.yml").write_text(
                 "destinations:\n  braze: {endpoint: 'http://127.0.0.1:4010', api_key_env: UNUSED}\n"
                 "syncs:\n  - {name: s, relation: a.b, identifier: {column: id}}\n"
-                "sources:\n  load: {type: webhook, auth: hmac, secret_env: LOAD_SECRET}\n")
+                "sources:\n  load: {type: webhook, auth: hmac, secret_env: LOAD_SECRET, "
+                f"durable_commit: {'false' if args.no_durable_commit else 'true'}}}\n")
             env = {**os.environ, "LOAD_SECRET": SECRET.decode()}
             server = subprocess.Popen([RSYNC_BRAZE, "ingest", "serve", "--port", "0", "--project-dir", str(tmp),
                                        "--profiles-dir", str(tmp)], env=env, stdout=subprocess.PIPE, text=True)
@@ -137,7 +141,8 @@ def main() -> None:
     latencies = [x for lat, _, _ in results for x in lat]
     acked = sum(a for _, a, _ in results)
     print(json.dumps({
-        "clients": clients, "records_per_request": records, "seconds": round(elapsed, 1),
+        "clients": clients, "records_per_request": records, "durable_commit": not args.no_durable_commit,
+        "seconds": round(elapsed, 1),
         "requests": len(latencies), "errors": sum(e for _, _, e in results),
         "records_acknowledged": acked, "records_in_table": stored,
         "records_per_second": round(acked / elapsed), "requests_per_second": round(len(latencies) / elapsed),

@@ -236,3 +236,28 @@ def test_kill_9_under_load_loses_no_acknowledged_record(embedded_warehouse, sche
         srv.stop()
     assert project.query("select count(*), count(distinct _idempotency_key) from {s}.crm_pushes") == [
         (len(all_ids), len(all_ids))]
+
+
+def test_writer_commits_synchronously_even_where_the_server_default_is_off(server):
+    """The embedded warehouse runs with synchronous_commit off; the writer's session turns it on."""
+    import asyncio
+
+    from reverse_etl.manifest import load
+    from reverse_etl.profiles import resolve
+    from reverse_etl.sources.webhook_writer import Writer
+
+    assert server.project.query("show synchronous_commit") == [("off",)]
+    manifest = load(server.project.tmp / "rsync_braze.yml")
+    writer = Writer(manifest.sources["crm"], resolve(server.project.tmp, str(server.project.tmp)))
+
+    async def setting() -> str:
+        conn = await writer._connect()
+        try:
+            return (await (await conn.execute("show synchronous_commit")).fetchone())[0]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(setting()) == "on"
+    fast = manifest.sources["crm"].__class__(**{**manifest.sources["crm"].__dict__, "durable_commit": False})
+    writer = Writer(fast, resolve(server.project.tmp, str(server.project.tmp)))
+    assert asyncio.run(setting()) == "off"  # durable_commit: false keeps the server's setting

@@ -73,6 +73,7 @@ class WebhookSourceConfig:
     idempotency_header: str
     idempotency_field: str | None
     max_body_bytes: int
+    durable_commit: bool
     notify: bool
     type: str = "webhook"
 
@@ -277,5 +278,6 @@ def _webhook(name: str, s: dict, table: str, where: str, problems: Any) -> Webho
     return WebhookSourceConfig(
         name=name, schema=str(s["schema"]), table=table, auth=s["auth"], secret_env=s["secret_env"],
         signature_header=s["signature_header"], idempotency_header=s["idempotency_header"],
-        idempotency_field=s["idempotency_field"], max_body_bytes=int(s["max_body_bytes"]), notify=bool(s["notify"]),
+        idempotency_field=s["idempotency_field"], max_body_bytes=int(s["max_body_bytes"]),
+        durable_commit=bool(s["durable_commit"]), notify=bool(s["notify"]),
     )

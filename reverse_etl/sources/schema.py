@@ -65,6 +65,10 @@ WEBHOOK_KEYS = {
     "idempotency_field": Key("str", "Record field used as idempotency key instead (required in every record).",
                              example="event_id"),
     "max_body_bytes": Key("int", "Larger bodies get 413.", default=1_048_576, minimum=64, maximum=64 * 1_048_576),
+    "durable_commit": Key("bool", "Each commit waits for the WAL flush (`synchronous_commit = on` for the writer), so an "
+                                  "acknowledged record survives a crash of the warehouse itself; false keeps the "
+                                  "server's setting (faster where it is off; a server crash may then lose the last "
+                                  "fraction of a second of acknowledged records).", default=True),
     "notify": Key("bool", "After each commit, `NOTIFY rsync_braze, '<source>'` (for realtime syncs).",
                   default=True),
 }

@@ -60,9 +60,15 @@ class Writer:
 
     async def _connect(self) -> psycopg.AsyncConnection:
         s = self.spec
-        return await psycopg.AsyncConnection.connect(
+        conn = await psycopg.AsyncConnection.connect(
             host=s.host, port=s.port, user=s.user, password=s.password or None, dbname=s.dbname,
-            application_name=f"rsync-braze hooks {self.source.name}", connect_timeout=10)
+            application_name=f"rsync-braze hooks {self.source.name}", connect_timeout=10, autocommit=True)
+        if self.source.durable_commit:
+            # An acknowledged record must survive a crash of the warehouse too: wait for the WAL flush at each
+            # commit even where the server's default is off (the embedded warehouse runs with it off for speed).
+            await conn.execute("set synchronous_commit to on")
+        await conn.set_autocommit(False)
+        return conn
 
     async def _run(self) -> None:
         closing = False
