@@ -243,7 +243,7 @@ class Engine:
         for row in ledger.stream(conn, query):
             reason = row[0]
             if reason is None:
-                built = builder.build(ledger.track_row(sync, row[1:], app_id))
+                built = builder.build(ledger.track_row(sync, row[2:], app_id))
                 reason = built.reason if isinstance(built, Rejection) else None
                 if reason:
                     result.add("rejected")
@@ -251,9 +251,10 @@ class Engine:
                 result.add("invalid")
             if reason:
                 if len(result.rejections) < 1000:
-                    result.rejections.append((row[1], None, reason))
+                    result.rejections.append((row[2], None, reason))
                 continue
             sent += 1
+            result.add("possibly_duplicated", bool(row[1]))
         conn.rollback()
         result.counts.update({"created": sent, "unchanged": delivered, "data_points": sent})
         result.estimated_requests = -(-sent // self.manifest.destinations[sync.destination].objects_per_request)
@@ -371,7 +372,7 @@ class Engine:
         conn.commit()
         # The count and the stream that follows see one state; the level must be set before the first query.
         conn.execute("set transaction isolation level repeatable read")
-        delivered = int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+        delivered = int(conn.execute(ledger.delivered_count_query(table)).fetchone()[0])
         return ledger.ledger_query(sync, spec.model_relation, table), delivered
 
     def _deliver_events(self, sync: SyncConfig, conn: psycopg.Connection, spec: DiffSpec, client: BrazeClient,
@@ -381,22 +382,38 @@ class Engine:
         recorder.count("unchanged", delivered)
         app_id = self.manifest.destinations[sync.destination].app_id
 
+        handover = self.manifest.destinations[sync.destination].objects_per_request
+        resent: set[str] = set()  # handed over by a run that died before Braze's answer (a few batches at most)
+
         def rows() -> Iterator[TrackRow]:
+            chunk: list[TrackRow] = []
             for row in ledger.stream(conn, query):
                 counts["new"] = counts.get("new", 0) + 1
                 if row[0] is not None:
-                    recorder.reject(row[1], None, row[0], invalid=True)
+                    recorder.reject(row[2], None, row[0], invalid=True)
                     continue
-                yield ledger.track_row(sync, row[1:], app_id)
+                if row[1]:
+                    resent.add(row[2])
+                chunk.append(ledger.track_row(sync, row[2:], app_id))
+                if len(chunk) >= handover:
+                    recorder.sending([t.key for t in chunk])  # committed before the client may send them
+                    yield from chunk
+                    chunk = []
+            recorder.sending([t.key for t in chunk])
+            yield from chunk
 
         for outcome in client.track(rows()):
+            again = outcome.key in resent
+            resent.discard(outcome.key)
             if outcome.status == "delivered":
-                recorder.event(outcome.key, "delivered", outcome.possibly_duplicated)
+                recorder.event(outcome.key, "delivered", outcome.possibly_duplicated or again)
             elif outcome.status == "rejected":
                 recorder.reject(outcome.key, None, outcome.reason or "rejected")
-                recorder.event(outcome.key, "rejected", outcome.possibly_duplicated)
-            else:
+                recorder.event(outcome.key, "rejected", outcome.possibly_duplicated or again)
+            else:  # still `sending` in the ledger: the next run sends it again, flagged
                 recorder.count("failed")
+            if len(recorder.events) >= handover:  # Braze's answers committed a batch at a time: fewer in doubt
+                recorder.flush()
         conn.rollback()
 
     def _delete(self, sync: SyncConfig, ids: list[str], client: BrazeClient, recorder: _Recorder) -> None:
@@ -435,6 +452,10 @@ class _Recorder:
         if possibly_duplicated:
             self.count("possibly_duplicated")
         self._maybe_flush()
+
+    def sending(self, event_ids: list[str]) -> None:
+        """Events about to be handed to the client: written ahead, so a crash leaves them findable."""
+        ledger.mark_sending(self.conn, self.schema, self.sync_name, self.run_id, event_ids)
 
     def delete(self, id_: str) -> None:
         """A profile Braze deleted: forget it, so it is new again if it comes back."""

@@ -1,8 +1,11 @@
 """Events and purchases syncs: an append-style model, one row per event with a unique id and a timestamp.
 
 Each event is sent once: the state is a ledger of the event ids Braze acknowledged (or rejected for good);
-the diff is the model's rows whose id is not in the ledger. An event whose request outcome was unknown and
-was retried is recorded as ``possibly_duplicated`` (Braze does not de-duplicate events).
+the diff is the model's rows whose id is not in the ledger. Braze does not de-duplicate events, so the ledger
+is written ahead: a batch's ids are committed as ``sending`` before the batch is handed to the client, and
+become ``delivered`` (or ``rejected``) when Braze answers. After a crash, the ids still ``sending`` are the
+only ones whose fate is unknown: the next run sends them again and counts them as ``possibly_duplicated``
+(run log and ledger), as it does for a request whose outcome was unknown and was retried.
 """
 
 from __future__ import annotations
@@ -62,7 +65,9 @@ def check_config(sync: SyncConfig) -> None:
 
 
 def ledger_query(sync: SyncConfig, model_relation: str, ledger_relation: str) -> str:
-    """Model rows whose event id is not in the ledger, with the reason when one is invalid."""
+    """Model rows whose event id is not in the ledger (or still ``sending``): the reason when one is invalid,
+    whether it was handed over before (``sending``: an earlier run died before Braze's answer), then the
+    columns of :func:`columns`."""
     cols = columns(sync)
     e = sync.event
     select = ", ".join(f"m0.{q(c)} as {q(f'_rb_c{i}')}" for i, c in enumerate(cols))
@@ -77,11 +82,12 @@ def ledger_query(sync: SyncConfig, model_relation: str, ledger_relation: str) ->
                    when m._rb_c1 is null then 'identifier is null'
                    when d._rb_event_id is not null then 'event id is not unique in the model'
                end as _rb_reason,
+               l.event_id is not null as _rb_resend,
                m.*
         from m
         left join duplicated as d on d._rb_event_id = m._rb_event_id
         left join {ledger_relation} as l on l.event_id = m._rb_event_id
-        where l.event_id is null
+        where l.event_id is null or l.status = 'sending'
     """
 
 
@@ -111,12 +117,31 @@ def stream(conn: psycopg.Connection, query: str) -> Iterator[tuple]:
         yield from cur
 
 
+def delivered_count_query(ledger_relation: str) -> str:
+    return f"select count(*) from {ledger_relation} where status <> 'sending'"
+
+
+def mark_sending(conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, event_ids: list[str]) -> None:
+    """Commit ``event_ids`` as handed over to Braze (before the request leaves), in a transaction of their own."""
+    if not event_ids:
+        return
+    table = ledger_table(schema, sync_name)
+    with conn.transaction():
+        conn.execute(sql.SQL("insert into {0} (event_id, status, run_id) select unnest(%s::text[]), 'sending', %s "
+                             "on conflict (event_id) do update set run_id = excluded.run_id "
+                             "where {0}.status = 'sending'").format(table), (event_ids, run_id))
+
+
 def record(conn: psycopg.Connection, schema: str, sync_name: str, run_id: int,
            rows: list[tuple[str, str, bool]]) -> None:
-    """(event_id, status, possibly_duplicated) rows into the ledger, inside the caller's transaction."""
+    """(event_id, status, possibly_duplicated) rows into the ledger, inside the caller's transaction: Braze's
+    answer for events marked ``sending`` (an event already delivered keeps its record)."""
     if not rows:
         return
+    table = ledger_table(schema, sync_name)
     with conn.cursor() as cur:
-        cur.executemany(sql.SQL("insert into {} (event_id, status, possibly_duplicated, run_id) values (%s, %s, %s, %s) "
-                                "on conflict (event_id) do nothing").format(ledger_table(schema, sync_name)),
+        cur.executemany(sql.SQL("insert into {0} (event_id, status, possibly_duplicated, run_id) values (%s, %s, %s, %s) "
+                                "on conflict (event_id) do update set status = excluded.status, "
+                                "possibly_duplicated = excluded.possibly_duplicated, run_id = excluded.run_id, "
+                                "delivered_at = clock_timestamp() where {0}.status = 'sending'").format(table),
                         [(i, s, d, run_id) for i, s, d in rows])
