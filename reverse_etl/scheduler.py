@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from .engine import Engine, SyncLocked
 from .errors import ConfigError, RsyncBrazeError
@@ -82,12 +82,20 @@ class Slot:
         return croniter(self.sync.schedule, now.astimezone(tz)).get_prev(datetime).astimezone(timezone.utc)
 
 
-def check_schedules(manifest: Manifest) -> None:
-    """Every cron expression parses (the manifest checks its shape only); a bad one stops serve before start."""
+def check_schedules(manifest: Manifest, now: datetime | None = None) -> None:
+    """Every cron expression parses and ever fires (the manifest checks its shape only): a bad one stops serve
+    before it starts, not at 06:00."""
+    now = now or datetime.now(timezone.utc)
     for sync in manifest.syncs.values():
-        if sync.schedule not in ("manual", "realtime") and not croniter.is_valid(sync.schedule):
-            raise ConfigError(f"Sync {sync.name!r}: schedule {sync.schedule!r} is not a valid cron expression "
-                              "(minute hour day-of-month month day-of-week, e.g. '0 6 * * *').")
+        if sync.schedule in ("manual", "realtime"):
+            continue
+        try:
+            ok = croniter.is_valid(sync.schedule) and bool(Slot(sync).next_after(now) and Slot(sync).previous_before(now))
+        except CroniterError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"Sync {sync.name!r}: schedule {sync.schedule!r} is not a valid cron expression, or "
+                              "never fires (minute hour day-of-month month day-of-week, e.g. '0 6 * * *').")
 
 
 class Scheduler:
@@ -101,6 +109,9 @@ class Scheduler:
         self.status_path, self.clock, self.catch_up = status_path, clock or Clock(), catch_up
         self.debounce, self.poll_seconds, self.ignore_dbt_results = debounce, poll_seconds, ignore_dbt_results
         self.slots = {s.name: Slot(s) for s in manifest.syncs.values() if s.schedule != "manual"}
+        if not self.slots:
+            raise ConfigError(f"Nothing to serve: every selected sync of {manifest.path} has `schedule: manual`; give "
+                              "syncs a cron expression or `realtime`, or use `rsync-braze run`.")
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsync-braze-run")
         self.lock = threading.RLock()
         self.stop = threading.Event()

@@ -23,7 +23,7 @@ from _pipeline import BIN, Project, emulator, pipeline_project  # noqa: F401 - f
 from reverse_etl.errors import ConfigError
 from reverse_etl import realtime
 from reverse_etl.manifest import load
-from reverse_etl.scheduler import Slot, check_schedules
+from reverse_etl.scheduler import Scheduler, Slot, check_schedules
 
 REPO = Path(__file__).resolve().parents[1]
 PARIS = ZoneInfo("Europe/Paris")
@@ -54,6 +54,10 @@ def test_bad_time_zone_or_cron_is_refused_before_serving(tmp_path):
         sync_with(tmp_path, "0 6 * * *", "Europe/Pariss")
     with pytest.raises(ConfigError, match="not a valid cron expression"):
         check_schedules(sync_with(tmp_path, "0 25 * * *"))
+    with pytest.raises(ConfigError, match="never fires"):
+        check_schedules(sync_with(tmp_path, "0 0 30 2 *"))  # February 30th
+    with pytest.raises(ConfigError, match="Nothing to serve"):
+        Scheduler(sync_with(tmp_path, "manual"), None, tmp_path, status_path=tmp_path / "s.json")
 
 
 # ------------------------------------------------------------------------------------------- processes
