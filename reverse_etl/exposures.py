@@ -3,7 +3,9 @@
 The generated file (``models/exposures/rsync_braze__exposures.yml`` by default) holds one exposure per sync
 whose source is a dbt model: ``type: application``, ``depends_on: [ref('<model>')]``, the sync's owner (its
 own, else its destination's) and, in ``meta.rsync_braze``, the destination, Braze object, identifier and
-schedule. ``dbt ls --select +exposure:rsync_braze__<sync>`` then lists every model feeding that sync.
+schedule. ``dbt ls --select +exposure:rsync_braze__<sync>`` then lists every model feeding that sync. The
+endpoint is left out on purpose: it usually comes from an environment variable, and the file must be the same
+in every environment for ``--check`` to mean something.
 
 Exposures we generate carry ``meta.rsync_braze.generated: true``. Rewriting the file replaces only those
 (syncs removed from the manifest disappear); exposures written by hand in the same file are kept as they are,
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -48,21 +49,20 @@ def build_exposure(manifest: Manifest, sync: SyncConfig) -> dict:
     """The exposure of one model-based sync, as dbt's YAML expects it."""
     dest = manifest.destinations[sync.destination]
     owner = dict(sync.owner) or {"name": "rsync-braze (set `owner` in rsync_braze.yml)"}
-    host = urlsplit(dest.endpoint).hostname or dest.endpoint  # the host only: never a path or a query string
     what = {"user_attributes": "user attributes", "events": "custom events", "purchases": "purchases"}.get(
         sync.object, sync.object)
     return {
         "name": exposure_name(sync.name),
         "label": f"Braze sync {sync.name}",
         "type": "application",
-        "description": (f"rsync-braze sync `{sync.name}`: rows of `{sync.model}` sent to Braze ({dest.name}, {host}) "
+        "description": (f"rsync-braze sync `{sync.name}`: rows of `{sync.model}` sent to Braze destination `{dest.name}` "
                         f"as {what}, identified by `{sync.identifier_column}` ({sync.identifier_type}); "
                         f"schedule {sync.schedule}."),
         "depends_on": [f"ref('{sync.model}')"],
         "owner": owner,
         "tags": ["rsync_braze", *sync.tags],
         "meta": {"rsync_braze": {
-            "generated": True, "sync": sync.name, "destination": dest.name, "endpoint_host": host,
+            "generated": True, "sync": sync.name, "destination": dest.name,
             "object": sync.object, "identifier": {"column": sync.identifier_column, "type": sync.identifier_type},
             "mode": sync.mode, "schedule": sync.schedule,
             "attributes": [m.attribute for m in sync.mapping],

@@ -20,7 +20,8 @@ import yaml
 
 from .errors import ConfigError
 from .manifest_schema import (
-    ATTRIBUTE_TYPES, DESTINATION_KEYS, EVENT_KEYS, IDENTIFIER_TYPES, MAPPING_KEYS, STANDARD_ATTRIBUTES, SYNC_KEYS, TOP_KEYS, Key,
+    ATTRIBUTE_TYPES, DESTINATION_KEYS, EVENT_KEYS, IDENTIFIER_TYPES, MAPPING_KEYS, MERGE_KEYS, STANDARD_ATTRIBUTES,
+    SYNC_KEYS, TOP_KEYS, Key,
 )
 
 DEFAULT_PATH = "rsync_braze.yml"
@@ -91,6 +92,7 @@ class SyncConfig:
     event: dict[str, Any] = field(default_factory=dict)
     timezone: str = "UTC"
     owner: dict[str, str] = field(default_factory=dict)  # the sync's, else its destination's
+    merges: dict[str, str] = field(default_factory=dict)  # model|relation, retired, surviving (MERGE_KEYS)
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,7 @@ def _sync(body: Any, index: int, destinations: dict[str, DestinationConfig], pro
         tags=tuple(s["tags"] or ()), max_rejected_share=float(s["max_rejected_share"]), event=dict(s["event"] or {}),
         timezone=_timezone(s["timezone"], f"{where}.timezone", problems) if s["timezone"] else timezone,
         owner=_owner(s["owner"], f"{where}.owner", problems) or (destinations[dest].owner if dest in destinations else {}),
+        merges=_merges(s, id_type, where, problems),
     )
 
 
@@ -336,6 +339,19 @@ def _check_schedule(value: Any, where: str, problems: _Problems) -> None:
     fields = str(value).split()
     if len(fields) != 5 or not all(CRON_FIELD_RE.match(f) for f in fields):
         problems.add(where, "must be manual, realtime, or a 5-field cron expression such as '0 6 * * *'.")
+
+
+def _merges(s: dict, id_type: str, where: str, problems: _Problems) -> dict[str, str]:
+    """``merges:`` checked: its keys, exactly one of model/relation, and a sync it can apply to."""
+    if not isinstance(s["merges"], dict) or not s["merges"]:
+        return {}  # absent, or not a mapping (_check_keys has said so)
+    m = _check_keys(s["merges"], MERGE_KEYS, f"{where}.merges", problems)
+    if bool(m["model"]) == bool(m["relation"]):
+        problems.add(f"{where}.merges", "give exactly one of `model` (e.g. identity_retired_person_ids) or `relation`.")
+    if s["object"] != "user_attributes" or id_type != "external_id":
+        problems.add(f"{where}.merges", "applies to user_attributes syncs identified by external_id only "
+                                        "(Braze merges profiles by their external_id here).")
+    return {k: str(v) for k, v in m.items() if v is not None}
 
 
 def _timezone(value: str, where: str, problems: _Problems) -> str:
