@@ -170,3 +170,26 @@ def test_docs_embed_the_generated_reference():
     end = doc.index("<!-- sources-reference:end -->")
     assert doc[start:end] == reference_markdown(), "regenerate docs/sources.md reference from sources/schema.py"
     assert re.search(r"\| `secret_env` \| str \| required \|", doc)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.none() | st.booleans() | st.integers(-5, 70_000) | st.floats(allow_nan=True) | st.text(max_size=12) \
+    | st.sampled_from(["files", "webhook", "csv", "json", "jsonl", "hmac", "bearer", "*.csv", "c_{date}.csv", "%Y%m%d",
+                       "(?P<date>\\d+)", "2026-01-01", "X_ENV", "latin-1", ";", "\\t"])
+_keys = st.sampled_from(["type", "format", "directory", "glob", "regex", "date_format", "since", "delimiter", "quote",
+                         "encoding", "header", "columns", "sftp", "host", "port", "username", "password_env",
+                         "private_key", "auth", "secret_env", "table", "schema", "max_body_bytes", "password",
+                         "idempotency_field", "min_age_seconds", "durable_commit"])
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=6),
+                       max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8) | st.sampled_from(["a", "b_2"]), st.dictionaries(_keys, _values, max_size=8)
+                       | _values, max_size=3))
+def test_any_sources_mapping_gives_configs_or_problems_never_a_crash(sources):
+    parsed, problems = check(sources)
+    assert all(isinstance(p, str) and ": " in p for p in problems)
+    assert set(parsed) <= set(sources)
