@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import ledger, state, uniqueness
+from . import ledger, merges, state, uniqueness
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
@@ -197,6 +197,9 @@ class Engine:
             spec = self._prepare(conn, sync, full_refresh=False, result=result)
             if sync.object in ("events", "purchases"):
                 return self._plan_events(conn, sync, spec, builder, result, started)
+            # Merges a run would make first; their retired ids then leave the snapshot, not "removed".
+            found = self._pending_merges(conn, sync, spec) if sync.merges else []
+            merging = sum(ready for _, _, ready in found)
             for row in self._diff(conn, spec, full, counts):
                 action = row[1]
                 if action == "invalid":
@@ -230,8 +233,10 @@ class Engine:
             counts = {"new": counts.get("new", 0) + counts.get("changed", 0) + counts.get("unchanged", 0),
                       "invalid": counts.get("invalid", 0), "removed": 0}
         result.counts.update({"created": counts.get("new", 0), "updated": counts.get("changed", 0),
-                              "unchanged": counts.get("unchanged", 0), "removed": counts.get("removed", 0)})
-        result.estimated_requests = -(-sent // self.manifest.destinations[sync.destination].objects_per_request)
+                              "unchanged": counts.get("unchanged", 0),
+                              "removed": max(0, counts.get("removed", 0) - len(found)), "merged": merging})
+        result.estimated_requests = (-(-sent // self.manifest.destinations[sync.destination].objects_per_request)
+                                     + -(-merging // 50))
         result.seconds = time.monotonic() - started
         return result
 
@@ -294,8 +299,9 @@ class Engine:
             if sync.object in ("events", "purchases"):
                 self._deliver_events(sync, read_conn, spec, client, recorder, counts)
             else:
+                held = self._merge(sync, read_conn, spec, client, recorder) if sync.merges else set()
                 removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
-                                        client, recorder, full=full_refresh or sync.mode == "full")
+                                        client, recorder, full=full_refresh or sync.mode == "full", held=held)
                 read_conn.rollback()
                 self._delete(sync, removed, client, recorder)
             recorder.count("unchanged", counts.get("unchanged", 0))
@@ -319,9 +325,49 @@ class Engine:
             state.finish_run(state_conn, schema, run_id, result.status, result.error)
             raise
 
+    def _pending_merges(self, conn: psycopg.Connection, sync: SyncConfig, spec: DiffSpec) -> list[tuple[str, str, bool]]:
+        """Retired ids not merged yet (few: the persons merged since the last run), as (retired, surviving,
+        ready: Braze holds the surviving id)."""
+        schema = self.manifest.state_schema
+        merges.ensure_ledger(conn, schema, sync.name)
+        m = sync.merges
+        rel = self.dbt.relation(m["model"]) if m.get("model") else parse_relation(m["relation"])
+        query = merges.pending_query(m, relation(rel.schema, rel.name), spec.snapshot_relation,
+                                     relation(schema, f"merges__{sync.name}"))
+        try:
+            rows = conn.execute(query).fetchall()
+        except psycopg.errors.UndefinedTable:
+            raise ConfigError(f"Sync {sync.name!r}: merges relation {rel} does not exist: run `dbt build` first, or "
+                              "fix `merges.model`/`merges.relation`.") from None
+        except psycopg.errors.UndefinedColumn as exc:
+            raise ConfigError(f"Sync {sync.name!r}: {str(exc).splitlines()[0]} in merges relation {rel}: fix "
+                              "`merges.retired`/`merges.surviving`.") from None
+        finally:
+            conn.rollback()
+        return rows
+
+    def _merge(self, sync: SyncConfig, conn: psycopg.Connection, spec: DiffSpec, client: BrazeClient,
+               recorder: _Recorder) -> set[str]:
+        """Merge retired profiles into surviving ones (before the attribute diff, which then no longer sees
+        the retired ids and resends the survivors' fields); return the retired ids held for a later run."""
+        found = self._pending_merges(conn, sync, spec)
+        pending = {r: s for r, s, ready in found if ready}
+        for outcome in merges.merge_users(client, (merges.MergeRow(r, r, s) for r, s in pending.items())):
+            retired, surviving = outcome.key, pending[outcome.key]
+            if outcome.status == "delivered":
+                recorder.merge(retired, surviving, "merged")
+            elif outcome.status == "rejected":
+                recorder.reject(retired, None, f"merge into {surviving}: {outcome.reason or 'rejected'}")
+                recorder.merge(retired, surviving, "rejected")
+            else:
+                recorder.count("failed")
+        recorder.flush()  # committed before the diff's snapshot is read
+        return {r for r, _, ready in found if not ready}
+
     def _deliver(self, sync: SyncConfig, diff: Iterator[tuple], client: BrazeClient, recorder: _Recorder,
-                 full: bool) -> list[str]:
-        """Send the diff's rows; return the removed ids still to delete (on_remove: delete)."""
+                 full: bool, held: set[str] = frozenset()) -> list[str]:
+        """Send the diff's rows; return the removed ids still to delete (on_remove: delete). ``held``: retired
+        ids waiting for their merge, left as they are."""
         pending: dict[str, tuple[int, dict, str, list[str]]] = {}
         to_delete: list[str] = []
         unset = dict.fromkeys(m.attribute for m in sync.mapping)
@@ -333,6 +379,8 @@ class Engine:
                     recorder.reject(id_, None, reason, invalid=True)
                     continue
                 if action == "removed":
+                    if id_ in held:
+                        continue
                     if sync.on_remove == "ignore":
                         recorder.acknowledge(id_, 0, {}, "removed", "removed", 0)
                     elif sync.on_remove == "delete":
@@ -434,6 +482,7 @@ class _Recorder:
         self.acks: list[tuple[str, int, dict, str]] = []
         self.deleted: list[str] = []
         self.events: list[tuple[str, str, bool]] = []
+        self.merges: list[tuple[str, str, str]] = []
         self.rejections: list[tuple[str | None, str | None, str]] = []
         self.counts: dict[str, int] = {}
         self.last_flush = time.monotonic()
@@ -451,6 +500,13 @@ class _Recorder:
             self.count("data_points")
         if possibly_duplicated:
             self.count("possibly_duplicated")
+        self._maybe_flush()
+
+    def merge(self, retired: str, surviving: str, status: str) -> None:
+        """A merge Braze accepted (``merged``) or refused for good (``rejected``)."""
+        self.merges.append((retired, surviving, status))
+        if status == "merged":
+            self.count("merged")
         self._maybe_flush()
 
     def sending(self, event_ids: list[str]) -> None:
@@ -482,9 +538,10 @@ class _Recorder:
             self.flush()
 
     def flush(self) -> None:
-        if not (self.acks or self.rejections or self.counts or self.deleted or self.events):
+        if not (self.acks or self.rejections or self.counts or self.deleted or self.events or self.merges):
             return
         with self.conn.transaction():
+            merges.record(self.conn, self.schema, self.sync_name, self.run_id, self.merges)
             ledger.record(self.conn, self.schema, self.sync_name, self.run_id, self.events)
             state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
             state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
@@ -492,7 +549,7 @@ class _Recorder:
             state.add_counts(self.conn, self.schema, self.run_id, self.counts)
         log.info("sync %s run %s: committed %d acknowledged, %d rejected", self.sync_name, self.run_id,
                  len(self.acks), len(self.rejections))
-        self.acks, self.rejections, self.counts, self.deleted, self.events = [], [], {}, [], []
+        self.acks, self.rejections, self.counts, self.deleted, self.events, self.merges = [], [], {}, [], [], []
         self.last_flush = time.monotonic()
 
 

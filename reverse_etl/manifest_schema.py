@@ -124,9 +124,20 @@ SYNC_KEYS = {
     "tags": Key("list", "Tags for --select tag:NAME.", default=[]),
     "max_rejected_share": Key("number", "Exit non-zero when more than this share of rows is rejected.",
                               default=0.0, minimum=0, maximum=1),
+    "merges": Key("map", "For external_id syncs: a model of retired ids and the ids they merged into (identity "
+                         "resolution); before each run, Braze merges each retired profile into the surviving one "
+                         "(POST /users/merge) and the retired id leaves the snapshot. Keys below.", default={},
+                  example="{model: identity_retired_person_ids, retired: retired_person_id, surviving: person_id}"),
     "event": Key("map", "For events syncs: columns {id, name (or name_value: a constant), time, properties: [...]}; "
                         "for purchases: {id, product_id, currency, price, quantity, time, properties}.", default={},
                  example="{id: order_id, name_value: order_completed, time: ordered_at, properties: [total]}"),
+}
+
+MERGE_KEYS = {
+    "model": Key("str", "dbt model listing retired ids (one row per retired id).", example="identity_retired_person_ids"),
+    "relation": Key("str", "Explicit relation instead of a model: schema.table."),
+    "retired": Key("str", "Column holding the id that no longer exists.", required=True, example="retired_person_id"),
+    "surviving": Key("str", "Column holding the id it merged into.", required=True, example="person_id"),
 }
 
 MAPPING_KEYS = {
@@ -139,7 +150,8 @@ MAPPING_KEYS = {
 def reference_markdown() -> str:
     """The manifest key reference, as Markdown tables (for the README)."""
     return key_tables((("Top level", TOP_KEYS), ("`destinations.<name>`", DESTINATION_KEYS),
-                       ("`syncs[]`", SYNC_KEYS), ("`syncs[].mapping.<column>` (long form)", MAPPING_KEYS)))
+                       ("`syncs[]`", SYNC_KEYS), ("`syncs[].mapping.<column>` (long form)", MAPPING_KEYS),
+                       ("`syncs[].merges`", MERGE_KEYS)))
 
 
 def key_tables(sections) -> str:

@@ -6,6 +6,7 @@
     snapshot__<sync>       per row Braze acknowledged: id, row hash, status, when (narrow: the diff joins it)
     fields__<sync>         per row: the per-attribute hashes (read only for changed rows, to name the fields)
     ledger__<sync>         per event or purchase delivered: its id, when (events are sent once)
+    merges__<sync>         per retired id Braze merged into its surviving id (``merges:``), when
 
 State changes only for what Braze acknowledged, in the same transaction as the run counters, committed batch
 by batch: a crash loses at most the batches in flight, which the next run sends again.
@@ -53,6 +54,9 @@ MIGRATIONS: list[tuple[int, str]] = [
             rejected_at timestamptz not null default clock_timestamp()
         );
         create index if not exists sync_rejections_by_sync on {schema}.sync_rejections (sync_name, run_id);
+    """),
+    (2, """
+        alter table {schema}.sync_runs add column if not exists merged integer not null default 0;
     """),
 ]
 
@@ -149,7 +153,7 @@ def start_run(conn: psycopg.Connection, schema: str, sync_name: str, mode: str, 
 
 
 COUNTERS = ("created", "updated", "removed", "unchanged", "invalid", "rejected", "failed", "possibly_duplicated",
-            "requests", "data_points")
+            "requests", "data_points", "merged")
 
 
 def add_counts(conn: psycopg.Connection, schema: str, run_id: int, counts: dict[str, int]) -> None:

@@ -271,3 +271,45 @@ def test_run_killed_midway_then_rerun_converges(setup, braze):
     assert all(attr(got[f"u{i}"], "first_name") == f"Name{i}" for i in range(0, 3000, 97))
     statuses = [r[0] for r in setup.execute("select status from {st}.sync_runs order by run_id")]
     assert statuses == ["interrupted", "success"]
+
+
+def counter_by_endpoint(emulator, path: str) -> int:
+    return counters(emulator)["requests_by_endpoint"].get(path, 0)
+
+
+def test_merged_persons_are_merged_in_braze_not_deleted(setup, braze):
+    """p2 merges into p1 (its profile and history go to p1, the model's values win); p3 merges into p9, which
+    Braze does not hold yet: held out of on_remove until the next run merges it."""
+    setup.execute("insert into {s}.users values ('p1', 'p1@x.org', 'One', 1, null, 'opted_in'), "
+                  "('p2', 'p2@x.org', 'Two', 2, 'gold', 'opted_in'), ('p3', 'p3@x.org', 'Three', 3, 's', 'opted_in')")
+    setup.execute("create table {s}.retired (retired_person_id text, person_id text)")
+    # The manifest template is dedented as a whole: continuation lines carry its 12-space indentation.
+    extra = (f"    confirm_delete: true\n{' ' * 16}merges: {{relation: {setup.schema}.retired, "
+             "retired: retired_person_id, surviving: person_id}")
+    assert setup.run(on_remove="delete", extra=extra).counts["created"] == 3
+    # Identity resolution merges p2 into p1 and p3 into a new person p9.
+    setup.execute("delete from {s}.users where external_id in ('p2', 'p3')")
+    setup.execute("insert into {s}.users values ('p9', 'p3@x.org', 'Three', 3, 's', 'opted_in')")
+    setup.execute("insert into {s}.retired values ('p2', 'p1'), ('p3', 'p9')")
+    engine = setup.engine(on_remove="delete", extra=extra)
+    plan = engine.plan(select_syncs(engine.manifest, ())[0])
+    assert plan.counts["merged"] == 1 and plan.counts["removed"] == 0
+
+    second = setup.run(on_remove="delete", extra=extra)
+    assert second.counts["merged"] == 1 and second.counts.get("removed", 0) == 0
+    got = profiles(braze)
+    assert "p2" not in got and {"p1", "p3", "p9"} <= set(got), "p2 merged; p3 held until p9 exists"
+    assert attr(got["p1"], "segment") is None, "the model's value (null) wins over what the merge brought"
+    assert attr(got["p1"], "ltv") == 1.0
+    assert counter_by_endpoint(braze, "/users/merge") == 1 and counter_by_endpoint(braze, "/users/delete") == 0
+    snapshot = {r[0] for r in setup.execute("select id from {st}.snapshot__users")}
+    assert "p2" not in snapshot and "p3" in snapshot
+
+    third = setup.run(on_remove="delete", extra=extra)
+    assert third.counts["merged"] == 1, "p9 is in Braze now: p3 merges into it"
+    assert "p3" not in profiles(braze) and counter_by_endpoint(braze, "/users/delete") == 0
+    assert setup.execute("select retired_id, surviving_id, status from {st}.merges__users order by 1") == [
+        ("p2", "p1", "merged"), ("p3", "p9", "merged")]
+    assert setup.run(on_remove="delete", extra=extra).counts.get("merged", 0) == 0, "each merge happens once"
+    runs = setup.execute("select merged from {st}.sync_runs order by run_id")
+    assert runs == [(0,), (1,), (1,), (0,)]

@@ -169,3 +169,27 @@ def test_readme_reference_is_generated_from_the_schema():
     start = readme.index("<!-- manifest-reference:start -->\n") + len("<!-- manifest-reference:start -->\n")
     end = readme.index("<!-- manifest-reference:end -->")
     assert readme[start:end] == reference_markdown(), "regenerate the README reference from manifest_schema.py"
+
+
+def test_merges_are_checked(tmp_path):
+    base = textwrap.dedent("""
+        destinations:
+          braze: {endpoint: "http://127.0.0.1:4010", api_key_env: BRAZE_API_KEY}
+        syncs:
+          - name: users
+            relation: a.users
+            identifier: {column: person_id, type: external_id}
+            mapping: {email: email}
+            merges: MERGES
+    """)
+    ok = load(write(tmp_path, base.replace("MERGES", "{model: identity_retired_person_ids, retired: r, surviving: s}")))
+    assert ok.syncs["users"].merges == {"model": "identity_retired_person_ids", "retired": "r", "surviving": "s"}
+    with pytest.raises(ConfigError, match=r"merges.surviving: is required"):
+        load(write(tmp_path, base.replace("MERGES", "{model: m, retired: r}")))
+    with pytest.raises(ConfigError, match=r"exactly one of `model`"):
+        load(write(tmp_path, base.replace("MERGES", "{retired: r, surviving: s}")))
+    with pytest.raises(ConfigError, match=r"external_id only"):
+        load(write(tmp_path, base.replace("MERGES", "{model: m, retired: r, surviving: s}").replace(
+            "type: external_id", "type: email")))
+    with pytest.raises(ConfigError, match=r"merges.from: unknown key"):
+        load(write(tmp_path, base.replace("MERGES", "{model: m, retired: r, surviving: s, from: x}")))
