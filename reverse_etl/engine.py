@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 
 from . import ledger, merges, state, uniqueness
+from .recorder import Recorder
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
@@ -34,8 +35,6 @@ from .warehouse import connect
 log = logging.getLogger("reverse_etl.engine")
 
 NOT_BILLED = frozenset({"email_subscribe", "push_subscribe", "subscription_groups"})
-FLUSH_ROWS = 2000
-FLUSH_SECONDS = 2.0
 
 
 class SyncLocked(RsyncBrazeError):
@@ -217,7 +216,8 @@ class Engine:
                     quiet += action == "changed" and not full
                     continue
                 built = builder.build(track)
-                if isinstance(built, Rejection):
+                if isinstance(built, Rejection):  # a run would count it rejected, not created or updated
+                    counts[action] -= 1
                     result.add("rejected")
                     if len(result.rejections) < 1000:
                         result.rejections.append((row[0], None, built.reason))
@@ -293,7 +293,7 @@ class Engine:
         spec = self._prepare(read_conn, sync, full_refresh, result=result)
         result.run_id = run_id = state.start_run(state_conn, schema, sync.name, sync.mode, False)
         client = self.client_factory(destination, self._schema(sync))
-        recorder = _Recorder(state_conn, schema, sync.name, run_id, result)
+        recorder = Recorder(state_conn, schema, sync.name, run_id, result)
         counts: dict[str, int] = {}
         try:
             if sync.object in ("events", "purchases"):
@@ -347,7 +347,7 @@ class Engine:
         return rows
 
     def _merge(self, sync: SyncConfig, conn: psycopg.Connection, spec: DiffSpec, client: BrazeClient,
-               recorder: _Recorder) -> set[str]:
+               recorder: Recorder) -> set[str]:
         """Merge retired profiles into surviving ones (before the attribute diff, which then no longer sees
         the retired ids and resends the survivors' fields); return the retired ids held for a later run."""
         found = self._pending_merges(conn, sync, spec)
@@ -364,7 +364,7 @@ class Engine:
         recorder.flush()  # committed before the diff's snapshot is read
         return {r for r, _, ready in found if not ready}
 
-    def _deliver(self, sync: SyncConfig, diff: Iterator[tuple], client: BrazeClient, recorder: _Recorder,
+    def _deliver(self, sync: SyncConfig, diff: Iterator[tuple], client: BrazeClient, recorder: Recorder,
                  full: bool, held: set[str] = frozenset()) -> list[str]:
         """Send the diff's rows; return the removed ids still to delete (on_remove: delete). ``held``: retired
         ids waiting for their merge, left as they are."""
@@ -424,7 +424,7 @@ class Engine:
         return ledger.ledger_query(sync, spec.model_relation, table), delivered
 
     def _deliver_events(self, sync: SyncConfig, conn: psycopg.Connection, spec: DiffSpec, client: BrazeClient,
-                        recorder: _Recorder, counts: dict[str, int]) -> None:
+                        recorder: Recorder, counts: dict[str, int]) -> None:
         """Send each event or purchase not yet in the ledger, once."""
         query, delivered = self._ledger_query(conn, sync, spec)
         recorder.count("unchanged", delivered)
@@ -464,7 +464,7 @@ class Engine:
                 recorder.flush()
         conn.rollback()
 
-    def _delete(self, sync: SyncConfig, ids: list[str], client: BrazeClient, recorder: _Recorder) -> None:
+    def _delete(self, sync: SyncConfig, ids: list[str], client: BrazeClient, recorder: Recorder) -> None:
         for outcome in delete_users(client, (DeleteRow(i, self._identifier(sync, i)) for i in ids)):
             if outcome.status == "delivered":
                 recorder.delete(outcome.key)
@@ -472,85 +472,6 @@ class Engine:
                 recorder.reject(outcome.key, None, outcome.reason or "rejected")
             else:
                 recorder.count("failed")
-
-
-class _Recorder:
-    """Buffers acknowledgements and rejections; commits them with the run counters, a batch at a time."""
-
-    def __init__(self, conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, result: SyncResult):
-        self.conn, self.schema, self.sync_name, self.run_id, self.result = conn, schema, sync_name, run_id, result
-        self.acks: list[tuple[str, int, dict, str]] = []
-        self.deleted: list[str] = []
-        self.events: list[tuple[str, str, bool]] = []
-        self.merges: list[tuple[str, str, str]] = []
-        self.rejections: list[tuple[str | None, str | None, str]] = []
-        self.counts: dict[str, int] = {}
-        self.last_flush = time.monotonic()
-
-    def count(self, key: str, n: int = 1) -> None:
-        if n:
-            self.counts[key] = self.counts.get(key, 0) + n
-            self.result.add(key, n)
-
-    def event(self, event_id: str, status: str, possibly_duplicated: bool) -> None:
-        """An event or purchase Braze acknowledged (or rejected for good): it is never sent again."""
-        self.events.append((event_id, status, possibly_duplicated))
-        if status == "delivered":
-            self.count("created")
-            self.count("data_points")
-        if possibly_duplicated:
-            self.count("possibly_duplicated")
-        self._maybe_flush()
-
-    def merge(self, retired: str, surviving: str, status: str) -> None:
-        """A merge Braze accepted (``merged``) or refused for good (``rejected``)."""
-        self.merges.append((retired, surviving, status))
-        if status == "merged":
-            self.count("merged")
-        self._maybe_flush()
-
-    def sending(self, event_ids: list[str]) -> None:
-        """Events about to be handed to the client: written ahead, so a crash leaves them findable."""
-        ledger.mark_sending(self.conn, self.schema, self.sync_name, self.run_id, event_ids)
-
-    def delete(self, id_: str) -> None:
-        """A profile Braze deleted: forget it, so it is new again if it comes back."""
-        self.deleted.append(id_)
-        self.count("removed")
-        self._maybe_flush()
-
-    def acknowledge(self, id_: str, row_hash: int, hashes: dict, status: str, kind: str | None, data_points: int) -> None:
-        self.acks.append((id_, row_hash, hashes, status))
-        if kind:
-            self.count(kind)
-        self.count("data_points", data_points)
-        self._maybe_flush()
-
-    def reject(self, id_: str | None, field_name: str | None, reason: str, invalid: bool = False) -> None:
-        self.rejections.append((id_, field_name, reason))
-        self.count("invalid" if invalid else "rejected")
-        if len(self.result.rejections) < 1000:
-            self.result.rejections.append((id_, field_name, reason))
-        self._maybe_flush()
-
-    def _maybe_flush(self) -> None:
-        if len(self.acks) + len(self.rejections) + len(self.events) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not (self.acks or self.rejections or self.counts or self.deleted or self.events or self.merges):
-            return
-        with self.conn.transaction():
-            merges.record(self.conn, self.schema, self.sync_name, self.run_id, self.merges)
-            ledger.record(self.conn, self.schema, self.sync_name, self.run_id, self.events)
-            state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
-            state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
-            state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
-            state.add_counts(self.conn, self.schema, self.run_id, self.counts)
-        log.info("sync %s run %s: committed %d acknowledged, %d rejected", self.sync_name, self.run_id,
-                 len(self.acks), len(self.rejections))
-        self.acks, self.rejections, self.counts, self.deleted, self.events, self.merges = [], [], {}, [], [], []
-        self.last_flush = time.monotonic()
 
 
 def select_syncs(manifest: Manifest, names: tuple[str, ...]) -> list[SyncConfig]:
