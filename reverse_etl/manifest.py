@@ -9,6 +9,7 @@ the same table this module validates against, so the two cannot drift.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -143,6 +144,8 @@ def _render(value: Any, where: str, problems: _Problems) -> Any:
         problems.add(where, f"environment variable {exc.args[0]} is not set: export it or give env_var() a default.")
     except jinja2.TemplateError as exc:
         problems.add(where, f"template error: {exc}.")
+    except Exception as exc:  # noqa: BLE001 - the user's template code raised (1/0, env_var() with no name...)
+        problems.add(where, f"template error: {type(exc).__name__}: {exc}.")
     return value
 
 
@@ -193,6 +196,9 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
     destinations: dict[str, DestinationConfig] = {}
     for name, body in (top["destinations"] or {}).items():
         where = f"destinations.{name}"
+        if not isinstance(name, str):
+            problems.add(where, "destination names are text, e.g. braze: rename it.")
+            continue
         if not isinstance(body, dict):
             problems.add(where, "must be a mapping (endpoint, api_key_env, ...).")
             continue
@@ -213,11 +219,11 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
                              "is a Braze standard field, starts with $, or is longer than 255 characters: rename it.")
                 continue
             attrs[attr] = CustomAttribute(attr, spec["type"], bool(spec.get("required", False)))
-        rate = d["rate_limit"] or {}
+        rate_requests, rate_period = _rate(d["rate_limit"] or {}, where, problems)
         destinations[name] = DestinationConfig(
             name=name, endpoint=str(d["endpoint"] or ""), api_key_env=str(d["api_key_env"] or ""),
-            app_id=d["app_id"], rate_limit_requests=int(rate.get("requests", 3000)),
-            rate_limit_period=float(rate.get("period", 3)), objects_per_request=int(d["objects_per_request"]),
+            app_id=d["app_id"], rate_limit_requests=rate_requests,
+            rate_limit_period=rate_period, objects_per_request=int(d["objects_per_request"]),
             legacy_per_array=bool(d["legacy_per_array"]), timeout=float(d["timeout"]), workers=int(d["workers"]),
             allow_hosts=tuple(d["allow_hosts"] or ()), custom_attributes=attrs,
             owner=_owner(d["owner"], f"{where}.owner", problems),
@@ -237,6 +243,22 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
     sources = parse_sources(top["sources"], problems)
     problems.raise_if_any()
     return Manifest(manifest_path, str(top["state_schema"]), destinations, syncs, sources)
+
+
+def _rate(rate: dict, where: str, problems: _Problems) -> tuple[int, float]:
+    """``rate_limit``: a whole number of ``requests`` per ``period`` seconds (Braze's 3,000 per 3 s by default)."""
+    requests, period = rate.get("requests", 3000), rate.get("period", 3)
+    try:  # env_var() renders to text: "600" is as good as 600
+        requests = int(requests) if isinstance(requests, str) else requests
+        period = float(period) if isinstance(period, str) else period
+    except ValueError:
+        pass
+    if (set(rate) - {"requests", "period"} or type(requests) is not int or requests < 1
+            or type(period) not in (int, float) or not 0 < period < math.inf):
+        problems.add(f"{where}.rate_limit", "takes `requests` (a whole number, at least 1) per `period` (seconds, "
+                                            "a positive number), e.g. {requests: 600, period: 3}.")
+        return 3000, 3.0
+    return requests, float(period)
 
 
 def _check_endpoint(dest: DestinationConfig, where: str, problems: _Problems) -> None:
