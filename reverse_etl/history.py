@@ -36,19 +36,18 @@ def _as_dict(names: tuple[str, ...], row: tuple) -> dict:
 
 def runs(conn: psycopg.Connection, schema: str, syncs: tuple[str, ...] = (), limit: int = 20,
          status: str | None = None) -> Iterator[dict]:
-    """The latest runs, newest first (``limit`` per sync when syncs are named, else in all), with durations."""
+    """The latest ``limit`` runs of each sync (all syncs with a run log when none are named), newest first."""
     if not has_state(conn, schema):
         return
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in RUN_COLUMNS)
-    # Per sync: the window keeps `limit` runs of each, so a busy sync does not hide a quiet one.
+    # Per sync, so a busy sync does not hide a quiet one.
     query = sql.SQL(
         "select {cols}, extract(epoch from finished_at - started_at)::float8 as seconds from ("
         " select r.*, row_number() over (partition by sync_name order by run_id desc) as nth"
         " from {table} r where (%(all)s or sync_name = any(%(syncs)s)) and (%(status)s::text is null or status = %(status)s)"
-        ") ranked where %(all)s or nth <= %(limit)s order by run_id desc limit %(cap)s"
+        ") ranked where nth <= %(limit)s order by run_id desc"
     ).format(cols=cols, table=sql.Identifier(schema, "sync_runs"))
-    params = {"all": not syncs, "syncs": list(syncs), "status": status, "limit": limit,
-              "cap": limit * max(len(syncs), 1)}
+    params = {"all": not syncs, "syncs": list(syncs), "status": status, "limit": limit}
     for row in stream(conn, query, params):
         yield _as_dict((*RUN_COLUMNS, "seconds"), row)
 

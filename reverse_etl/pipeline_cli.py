@@ -123,13 +123,13 @@ def _read_only(project_dir, profiles_dir, profile, target, manifest_path, syncs)
 @click.command("history")
 @click.argument("syncs", nargs=-1)
 @click.option("--limit", type=click.IntRange(1, 100000), default=20, show_default=True,
-              help="Runs shown (per sync when syncs are named).")
+              help="Runs shown per sync.")
 @click.option("--status", default=None, help="Only runs with this status (success, partial, failed, interrupted...).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of runs on stdout.")
 @manifest_option
 @warehouse_target_options
 def history_command(syncs, limit, status, as_json, manifest_path, project_dir, profiles_dir, profile, target):
-    """Last runs from the run log, newest first: status, duration, counts, requests, data points, error.
+    """Last runs of each sync from the run log, newest first: status, duration, counts, error.
 
     \b
     Examples:

@@ -63,9 +63,11 @@ def test_history_lists_runs_newest_first_with_counts_duration_status_and_error(p
     assert all(r["seconds"] is not None and 0 <= r["seconds"] < 60 for r in listed)
     assert all(r["requests"] >= 1 for r in listed)
 
-    per_sync = json.loads(rsync(project, "history", "users", "vips", "--limit", "1", "--json").stdout)
+    per_sync = json.loads(rsync(project, "history", "--limit", "1", "--json").stdout)
     assert [(r["sync_name"], r["run_id"]) for r in per_sync] == [("vips", listed[0]["run_id"]),
                                                                  ("users", listed[1]["run_id"])]
+    named = json.loads(rsync(project, "history", "users", "--limit", "2", "--json").stdout)
+    assert [r["run_id"] for r in named] == [listed[1]["run_id"], listed[2]["run_id"]]
     failed = json.loads(rsync(project, "history", "--status", "rejected_over_threshold", "--json").stdout)
     assert [r["run_id"] for r in failed] == [first["run_id"]]
 
