@@ -10,10 +10,13 @@ with backoff and, having possibly missed notifications meanwhile, triggers every
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
@@ -78,3 +81,39 @@ def notify(conn: psycopg.Connection, payload: str) -> None:
     ingestion path: in the same transaction as the rows it loads).
     """
     conn.execute("select pg_notify(%s, %s)", (CHANNEL, payload))
+
+
+def affected_models(payloads: set[str], project_dir: Path) -> set[str]:
+    """The dbt models fed by what the payloads name, from dbt's graph (``target/manifest.json``).
+
+    A payload may name a model, or a dbt source: its ``source_name``, its table name, its relation's identifier,
+    or the ingestion's table for it (``raw_<payload>``: ``rsync-braze ingest`` notifies with the source's name).
+    The result holds every model downstream of those nodes, the named models included. Without a dbt
+    manifest, or for a payload dbt does not know, nothing is added (the payload still matches syncs by name).
+    """
+    try:
+        data = json.loads((project_dir / "target" / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    nodes = {**data.get("nodes", {}), **data.get("sources", {})}
+    children = data.get("child_map", {})
+    starts = []
+    for uid, node in nodes.items():
+        kind = node.get("resource_type")
+        if kind == "model" and node.get("name") in payloads:
+            starts.append(uid)
+        elif kind == "source" and _source_named(node, payloads):
+            starts.append(uid)
+    seen, queue = set(starts), deque(starts)
+    while queue:
+        for child in children.get(queue.popleft(), []):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return {nodes[u]["name"] for u in seen if u in nodes and nodes[u].get("resource_type") == "model"}
+
+
+def _source_named(node: dict, payloads: set[str]) -> bool:
+    identifier = node.get("identifier")
+    return bool(payloads & {node.get("source_name"), node.get("name"), identifier}) or any(
+        f"raw_{p}" == identifier for p in payloads)

@@ -39,7 +39,7 @@ from .engine import Engine, SyncLocked
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
 from .profiles import ConnectionSpec
-from .realtime import ALL, Listener
+from .realtime import ALL, Listener, affected_models
 from .selection import dbt_blockers
 from .warehouse import connect
 
@@ -197,11 +197,13 @@ class Scheduler:
         return max(0.05, min(1.0, (min(upcoming) - self.clock.now()).total_seconds()))
 
     def notified(self, payloads: set[str]) -> None:
-        """Realtime trigger: payloads name models or syncs (``*``: every realtime sync)."""
+        """Realtime trigger: payloads name syncs, models or dbt sources (then the models downstream of them);
+        ``*`` means every realtime sync."""
+        models = payloads | affected_models(payloads, self.project_dir)
         for slot in self.slots.values():
             sync = slot.sync
             names = {sync.name, sync.model, (sync.relation or "").split(".")[-1], sync.relation}
-            if sync.schedule == "realtime" and (ALL in payloads or names & payloads):
+            if sync.schedule == "realtime" and (ALL in payloads or names & models):
                 self.submit(sync.name, "notify")
 
     def _listening(self, connected: bool) -> None:

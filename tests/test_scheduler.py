@@ -60,6 +60,44 @@ def test_bad_time_zone_or_cron_is_refused_before_serving(tmp_path):
         Scheduler(sync_with(tmp_path, "manual"), None, tmp_path, status_path=tmp_path / "s.json")
 
 
+def test_notify_payload_runs_syncs_named_or_fed_by_a_model_or_a_webhook_source(tmp_path):
+    """Payloads name a sync, a model, or a dbt source (as `rsync-braze ingest` sends: the source's name);
+    the syncs downstream of them in dbt's graph run, realtime ones only."""
+    (tmp_path / "m.yml").write_text(
+        "destinations: {braze: {endpoint: 'https://rest.fra-01.braze.eu', api_key_env: K}}\n"
+        "syncs:\n"
+        "  - {name: users, model: braze_users, identifier: {column: id}, schedule: realtime}\n"
+        "  - {name: events, model: braze_events, identifier: {column: id}, schedule: realtime}\n"
+        "  - {name: nightly, model: braze_users, identifier: {column: id}, schedule: '0 3 * * *'}\n"
+        "  - {name: leads, relation: crm.leads, identifier: {column: id}, schedule: realtime}\n")
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text(json.dumps({
+        "nodes": {"model.p.stg_hooks": {"resource_type": "model", "name": "stg_hooks"},
+                  "model.p.braze_users": {"resource_type": "model", "name": "braze_users"},
+                  "model.p.braze_events": {"resource_type": "model", "name": "braze_events"}},
+        "sources": {"source.p.hooks.customer_events": {"resource_type": "source", "source_name": "hooks",
+                                                       "name": "customer_events", "identifier": "raw_shop_hooks"}},
+        "child_map": {"source.p.hooks.customer_events": ["model.p.stg_hooks"],
+                      "model.p.stg_hooks": ["model.p.braze_users"], "model.p.braze_users": [],
+                      "model.p.braze_events": []}}))
+    scheduler = Scheduler(load(tmp_path / "m.yml"), None, tmp_path, status_path=tmp_path / "s.json")
+    submitted: list[str] = []
+    scheduler.submit = lambda name, trigger, scheduled_for=None: submitted.append(name)
+
+    def runs_for(*payloads: str) -> list[str]:
+        submitted.clear()
+        scheduler.notified(set(payloads))
+        return submitted[:]
+
+    assert runs_for("shop_hooks") == ["users"], "the ingest source's name reaches braze_users through staging"
+    assert runs_for("hooks") == ["users"] and runs_for("stg_hooks") == ["users"]
+    assert runs_for("braze_events") == ["events"] and runs_for("events") == ["events"]
+    assert runs_for("leads") == ["leads"] and runs_for("crm.leads") == ["leads"]
+    assert runs_for("*") == ["users", "events", "leads"], "never the cron sync"
+    assert runs_for("unknown") == []
+    scheduler.pool.shutdown()
+
+
 # ------------------------------------------------------------------------------------------- processes
 
 
