@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import psycopg
 
 from .errors import RsyncBrazeError
 from .profiles import ConnectionSpec
+from .selection import downstream_models
 from .warehouse import connect
 
 log = logging.getLogger("reverse_etl.realtime")
@@ -104,13 +104,7 @@ def affected_models(payloads: set[str], project_dir: Path) -> set[str]:
             starts.append(uid)
         elif kind == "source" and _source_named(node, payloads):
             starts.append(uid)
-    seen, queue = set(starts), deque(starts)
-    while queue:
-        for child in children.get(queue.popleft(), []):
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
-    return {nodes[u]["name"] for u in seen if u in nodes and nodes[u].get("resource_type") == "model"}
+    return downstream_models(starts, nodes, children)
 
 
 def _source_named(node: dict, payloads: set[str]) -> bool:

@@ -64,6 +64,11 @@ def _downstream_models(model: str, project_dir: Path) -> set[str]:
     starts = [uid for uid, n in nodes.items() if n.get("resource_type") == "model" and n.get("name") == model]
     if not starts:
         raise ConfigError(f"Model {model!r} is not in {project_dir / 'target' / 'manifest.json'}.")
+    return downstream_models(starts, nodes, children)
+
+
+def downstream_models(starts: list[str], nodes: dict, children: dict) -> set[str]:
+    """Names of the models among ``starts`` and everything downstream of them in dbt's ``child_map``."""
     seen, queue = set(starts), deque(starts)
     while queue:
         for child in children.get(queue.popleft(), []):
