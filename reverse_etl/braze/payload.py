@@ -138,6 +138,8 @@ class PayloadBuilder:
                          for i, p in enumerate(row.purchases)] if row.purchases else _NONE
         except Invalid as exc:
             return Rejection(row.key, str(exc))
+        except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, anywhere in the row
+            return Rejection(row.key, f"a value cannot be sent as JSON: {exc} (Braze numbers fit in 64 bits)")
         if events is _NONE and purchases is _NONE:  # the common case: one attributes object
             if not attributes:
                 return Rejection(row.key, "nothing to send: the row has no attributes, events or purchases")

@@ -43,7 +43,7 @@ def integer(value: Any, what: str = "value") -> int | dict:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise Invalid(f"{what} must be an integer, not {type(value).__name__}")
     if isinstance(value, Decimal):
-        if value != value.to_integral_value():
+        if not value.is_finite() or value != value.to_integral_value():  # NaN, sNaN, Infinity: not integers
             raise Invalid(f"{what} must be an integer, not {value}")
         return int(value)
     return value
@@ -53,6 +53,8 @@ def number(value: Any, what: str = "value") -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise Invalid(f"{what} must be a number, not {type(value).__name__}")
     if isinstance(value, Decimal):
+        if not value.is_finite():  # float() of a signaling NaN raises
+            raise Invalid(f"{what} must be a finite number, not {value}")
         value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise Invalid(f"{what} must be a finite number, not {value}")
@@ -73,7 +75,10 @@ def timestamp(value: Any, what: str = "value") -> datetime:
         except ValueError:
             raise Invalid(f"{what} {value!r} is not an ISO-8601 date or time") from None
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01 at +05:00 is before year 1 in UTC
+            raise Invalid(f"{what} {value.isoformat()} is out of the range of dates") from None
     elif isinstance(value, date):
         value = datetime.combine(value, time(0), UTC)
     else:
