@@ -185,7 +185,7 @@ def pg_run(embedded_warehouse, it_packages, tmp_path_factory):
             clusters = {(g, r): c for g, r, c in conn.execute(
                 f'select graph_id, record_key, cluster_id from "{schema}".test_identity_resolution')}
             iterations = conn.execute(
-                f'select pass_number, iteration, edges_remaining from "{schema}".test_identity_resolution__components__iterations'
+                f'select pass_number, iteration, edges_remaining from "{schema}".identity_it_clusters__components__iterations'
                 ' order by 1, 2').fetchall()
         return clusters, iterations
 

@@ -8,7 +8,8 @@
     extra_blocked), 'over_size_cap' (more records than the type's max_group_size), 'single' (one record) or
     'linked'. The anchor of a group is its smallest node id (node ids are hashes: no order is implied).
 
-    identifiers: relation (node_id, source, id_type, id_value, first_seen_at, last_seen_at).
+    identifiers: relation (node_id, source, id_type, id_value, first_seen_at, last_seen_at), one row per
+    (node, type, value) (a repeated row would count its record twice), one source per node.
     rules: relation (entity, id_type, priority, max_group_size, ...).
     blocklist: relation (entity, id_type, match_type 'exact'/'regex', pattern, reason); entity and id_type
     '*' apply to every entity and type.
@@ -30,17 +31,33 @@
 
     ),
 
+    {#- Counted in two hash aggregates (per source, then per group) instead of count(distinct ...), which
+        PostgreSQL can only do by sorting: about twice as fast at a million records. -#}
+    identity_group_sources as (
+
+        select
+            id_type,
+            id_value,
+            count(*) as record_count,
+            min(node_id) as anchor_node_id,
+            min(first_seen_at) as first_seen_at,
+            max(last_seen_at) as last_seen_at
+        from {{ identifiers }}
+        group by id_type, id_value, source
+
+    ),
+
     identity_groups as (
 
         select
             id_type,
             id_value,
-            count(distinct node_id) as record_count,
-            count(distinct source) as source_count,
-            min(node_id) as anchor_node_id,
+            cast(sum(record_count) as bigint) as record_count,
+            count(*) as source_count,
+            min(anchor_node_id) as anchor_node_id,
             min(first_seen_at) as first_seen_at,
             max(last_seen_at) as last_seen_at
-        from {{ identifiers }}
+        from identity_group_sources
         group by id_type, id_value
 
     ),
@@ -98,16 +115,48 @@
 {% endmacro %}
 
 {% macro default__identity_blocked_values(entity, values, blocklist) %}
-    select v.id_type, v.id_value, min(b.reason) as block_reason
-    from {{ values }} v
-    inner join {{ blocklist }} b
-        on b.entity in ('{{ entity }}', '*')
-        and b.id_type in (v.id_type, '*')
-        and (
-            (b.match_type = 'exact' and b.pattern = v.id_value)
-            or (b.match_type = 'regex' and {{ rsync_braze.identity_regex_matches('v.id_value', 'b.pattern') }})
-        )
-    group by v.id_type, v.id_value
+    {#- Patterns for '*' are first spelt out for each type present, so that values meet them through hash joins
+        (exact: on type and value; regex: on type), in one pass each, instead of a nested loop that reads every
+        value again for each pattern. -#}
+    with
+
+    blocklist_types as (
+
+        select distinct id_type from {{ values }}
+
+    ),
+
+    blocklist_patterns as (
+
+        select t.id_type, b.match_type, b.pattern, b.reason
+        from {{ blocklist }} b
+        inner join blocklist_types t on b.id_type in (t.id_type, '*')
+        where b.entity in ('{{ entity }}', '*')
+
+    ),
+
+    blocklist_matches as (
+
+        select v.id_type, v.id_value, p.reason
+        from {{ values }} v
+        inner join blocklist_patterns p
+            on p.id_type = v.id_type
+            and p.pattern = v.id_value
+        where p.match_type = 'exact'
+
+        union all
+
+        select v.id_type, v.id_value, p.reason
+        from {{ values }} v
+        inner join blocklist_patterns p on p.id_type = v.id_type
+        where p.match_type = 'regex'
+          and {{ rsync_braze.identity_regex_matches('v.id_value', 'p.pattern') }}
+
+    )
+
+    select id_type, id_value, min(reason) as block_reason
+    from blocklist_matches
+    group by id_type, id_value
 {% endmacro %}
 
 
