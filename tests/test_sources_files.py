@@ -112,6 +112,19 @@ def test_csv_loads_once_with_rejects_and_new_columns(project):
         ("0", None), ("9", "+33612345678")]
 
 
+def test_each_loaded_file_notifies_realtime_syncs_at_commit(project):
+    project.manifest(csv_source(project.schema))
+    (project.landing / "contacts_20260101.csv").write_text("id\n1\n")
+    (project.landing / "contacts_20260102.csv").write_text("id\n2\n")
+    with psycopg.connect(project.url, autocommit=True) as listener:
+        listener.execute("listen rsync_braze")
+        project.ingest()
+        heard = [n.payload for n in listener.notifies(timeout=3, stop_after=2)]
+        assert heard == ["contacts", "contacts"]
+        project.ingest()  # nothing new: nothing heard
+        assert [n.payload for n in listener.notifies(timeout=1)] == []
+
+
 def test_changed_file_is_reported_not_reloaded_and_touch_is_ignored(project):
     project.manifest(csv_source(project.schema))
     path = project.landing / "contacts_20260101.csv"

@@ -7,7 +7,8 @@ For each file matching the source's pattern (oldest name date first, then name):
   different -> reported as *changed after loading* and recorded in the ledger, never reloaded silently
   (load the new content under a new file name, or delete the ledger row to reload on purpose);
 - new: rows COPYed into the raw table, malformed rows into ``source_rejects``, and the ledger row with the
-  size, SHA-256 and counts written in the same transaction. A crash mid-file rolls all of it back.
+  size, SHA-256 and counts written in the same transaction, with ``NOTIFY rsync_braze, '<source>'`` for
+  ``rsync-braze serve``'s realtime syncs. A crash mid-file rolls all of it back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 
+from ..realtime import notify
 from . import store
 from .config import FileSourceConfig
 from .formats import HashingReader, csv_rows, json_records, jsonl_records
@@ -180,6 +182,7 @@ def load_file(conn: psycopg.Connection, folder, source: FileSourceConfig, state_
             store.copy_rejects(conn, state_schema, rejects.rows())
         store.record_file(conn, state_schema, source.name, entry.path, hashing.size, entry.mtime,
                           hashing.sha256.hexdigest(), count, rejects.count)
+        notify(conn, source.name)  # realtime syncs fed by this source (delivered only if the file commits)
     rejects.spool.close()
     seconds = time.monotonic() - started
     log.info("source %s: %s loaded, %d rows, %d rejected, %.1fs", source.name, entry.path, count, rejects.count,
