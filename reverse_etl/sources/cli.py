@@ -49,8 +49,12 @@ def ingest():
 def run_command(sources, as_json, manifest_path, project_dir, profiles_dir, profile, target):
     """Load the new files of the file sources (all of them, or those named)."""
     from .runner import ingest as run_ingest
+    from .runner import pick
 
     project, manifest = _load(project_dir, manifest_path)
+    if not pick(manifest, tuple(sources), "files"):
+        click.echo("No files source in the manifest (sources: with type: files): nothing to ingest.", err=True)
+        return
     spec = resolve_target(str(project), profiles_dir, profile, target)
     results = run_ingest(manifest, spec, project, tuple(sources))
     if as_json:
