@@ -192,6 +192,7 @@ class Engine:
         full = full_refresh or sync.mode == "full"
         counts: dict[str, int] = {}
         sent = quiet = 0
+        refused: dict[str, int] = {}
         with connect(self.target) as conn:
             spec = self._prepare(conn, sync, full_refresh=False, result=result)
             if sync.object in ("events", "purchases"):
@@ -217,7 +218,7 @@ class Engine:
                     continue
                 built = builder.build(track)
                 if isinstance(built, Rejection):  # a run would count it rejected, not created or updated
-                    counts[action] -= 1
+                    refused[action] = refused.get(action, 0) + 1
                     result.add("rejected")
                     if len(result.rejections) < 1000:
                         result.rejections.append((row[0], None, built.reason))
@@ -227,6 +228,9 @@ class Engine:
                     result.fields_changed[attr] = result.fields_changed.get(attr, 0) + 1
                 result.add("data_points", sum(a not in NOT_BILLED for a in attrs))
             conn.rollback()
+        # After the diff's own counting (its `unchanged` is derived from `changed`): what a run would report.
+        for action, n in refused.items():
+            counts[action] -= n
         counts["changed"] = counts.get("changed", 0) - quiet
         counts["unchanged"] = counts.get("unchanged", 0) + quiet
         if full_refresh:  # the snapshot would be forgotten: every row is new
