@@ -3,7 +3,7 @@
 Scenario (both tools in one run, on the same data; issue #10, "Against an open-source peer" and "Cost"):
 
 1. A scratch copy of this project with its own embedded warehouse: ``rsync-braze demo-data --people N``,
-   ``dbt seed`` + ``dbt run --select +braze_users`` (the real model, its real ``updated_at``).
+   ``dbt build --select +braze_users --resource-type seed snapshot model`` (the real model, its real ``updated_at``).
 2. Two fresh emulators in their own processes (rate limit lifted), one per tool. rsync-braze runs with this
    project's manifest (``rsync_braze.yml``); drt-core (installed by this script in ``.bench/venv-drt``, never
    in ``.venv``) runs a ``rest_api`` destination in ``body_mode: batch``: ``/users/track`` bodies of 75
@@ -53,9 +53,9 @@ STATE_SCHEMA = "rsync_braze"  # rsync_braze.yml's state_schema (the default)
 UNBILLED = {"external_id", "email_subscribe", "push_subscribe", "subscription_groups"}
 
 
-def mapping() -> tuple[dict[str, str], set[str]]:
+def mapping(project_dir: Path) -> tuple[dict[str, str], set[str]]:
     """The braze_users sync's mapping (column -> attribute) and its create-only columns, from rsync_braze.yml."""
-    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "rsync_braze.yml").read_text())
+    manifest = yaml.safe_load((project_dir / "rsync_braze.yml").read_text())
     sync = next(s for s in manifest["syncs"] if s["name"] == SYNC)
     columns, create_only = {}, set()
     for column, spec in sync["mapping"].items():
@@ -232,19 +232,19 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     drt_bin = ensure_venv("venv-drt", [DRT_REQUIREMENT])
-    columns, create_only = mapping()
+    project = ScratchProject("drt", args.port).start()
+    columns, create_only = mapping(project.dir)
     result: dict = {"benchmark": "peer_drt", "people": args.people, "seed": args.seed,
                     "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "drt_core_version": pip_version(drt_bin, "drt-core"),
                     "mapped_attributes": len(columns), "create_only": sorted(create_only)}
-    project = ScratchProject("drt", args.port).start()
     emulators: list[Emulator] = []
     try:
         relation_parts = (f"{project.spec.schema}_marts", "braze_users")
         relation = '"{}"."{}"'.format(*relation_parts)
         log(f"day 1 data: {args.people} people")
         result["prepare_day1_s"] = {"demo_data": round(project.demo_data(args.people, args.seed), 1),
-                                    "dbt": round(project.dbt("seed") + project.dbt("run", "--select", "+braze_users"), 1)}
+                                    "dbt": round(project.build("+braze_users"), 1)}
         with project.connect() as conn:
             # A fresh deployment: no snapshot left by an earlier benchmark run in this scratch warehouse.
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(STATE_SCHEMA)))
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["initial"]["drt"] = sync_drt(drt_bin, drt_dir, home, theirs)
         log("day 2 data (1% of persons change)")
         result["prepare_day2_s"] = {"demo_data": round(project.demo_data(args.people, args.seed, day=2), 1),
-                                    "dbt": round(project.dbt("run", "--select", "+braze_users"), 1)}
+                                    "dbt": round(project.build("+braze_users"), 1)}
         result["watermark_day2"] = watermark_points(project, relation_parts, columns, watermark)
         log("day 2: rsync-braze")
         result["day2"] = {"rsync_braze": sync_rsync(project, ours)}

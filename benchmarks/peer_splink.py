@@ -3,7 +3,8 @@
 Same records, same rules (issue #10, "Identity resolution"):
 
 1. A scratch copy of this project with its own embedded warehouse: ``rsync-braze demo-data --people N``,
-   ``dbt seed``, ``dbt run`` of everything upstream of the identity models (staging, the graph's nodes: not timed), then
+   ``dbt build`` (seeds, snapshots, models; no tests) of everything upstream of the identity models (staging,
+   the graph's nodes: not timed), then
    the identity resolution proper, timed: ``dbt run --select int_identity_identifiers int_identity_groups
    int_identity_edges int_identity_clusters`` (identifiers, guarded groups, star edges, connected
    components with the limits per person).
@@ -17,7 +18,7 @@ Same records, same rules (issue #10, "Identity resolution"):
    type's ``max_group_size`` (``identity_identifier_rules.csv``) are set to NULL in DuckDB before Splink runs
    (timed apart, as ``prep_s``). The limit per person (one CRM contact per person) has no equivalent: the
    clusters our passes split are counted as a known difference. Variant ``raw``: Splink out of the box on
-   the same identifiers, no guards.
+   the same identifiers, no guards (skipped, with its pair count, past ``MAX_PAIRS``).
 4. Clusters compared record by record: share of records whose cluster is exactly the same set of records in
    both, and pairwise agreement (pairs of records together in both ÷ together in either); both also against
    the demo data's ground truth (person records only: receipts are grouped into nodes).
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -49,6 +51,9 @@ LINKING_TYPES = {
     "loyalty_card": "loyalty_card",
     "name_dob_postcode": "lower(last_name) || '|' || cast(birth_date as varchar) || '|' || postcode",
 }
+# DuckDB's memory cap, and the most pairs a variant may generate (the unguarded one exhausted 18 GB at 100k people).
+MEMORY_LIMIT = "4GB"
+MAX_PAIRS = 5_000_000
 NODE_COLUMNS = ["node_id", "source", "email", "phone_e164", "loyalty_card", "last_name", "birth_date", "postcode"]
 IDENTITY_MODELS = ["int_identity_identifiers", "int_identity_groups", "int_identity_edges", "int_identity_clusters"]
 
@@ -61,6 +66,7 @@ def splink_runner(workdir: Path) -> None:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     con = duckdb.connect(str(workdir / "splink.duckdb"))
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")  # a shared machine: spill rather than take it all
     threads = con.execute("select current_setting('threads')").fetchone()[0]
     out: dict = {"splink_version": splink.__version__, "duckdb_version": duckdb.__version__, "duckdb_threads": threads}
     t = time.perf_counter()
@@ -73,8 +79,16 @@ def splink_runner(workdir: Path) -> None:
     # Splink's clustering SQL names its own column node_id: the unique id has to be called something else.
     con.execute(f"create or replace table identifiers as select node_id as unique_id, {exprs} from nodes")
     for variant in ("guarded", "raw"):
+        print(f"splink: {variant} variant", file=sys.stderr, flush=True)
         t = time.perf_counter()
         table = guard(con, workdir) if variant == "guarded" else "identifiers"
+        # Exact-match blocking makes every pair of a shared value: a placeholder e-mail on 10,000 records is
+        # 50M pairs. Counted first (an upper bound: pairs found by two rules count twice); skipped past the cap.
+        bound = sum(con.execute(f"select coalesce(sum(n * (n - 1) / 2), 0) from (select count(*) as n from {table} "
+                                f"where {k} is not null group by {k})").fetchone()[0] for k in LINKING_TYPES)
+        if bound > MAX_PAIRS:
+            out[variant] = {"pairs_upper_bound": int(bound), "skipped": f"more than {MAX_PAIRS:,} pairs"}
+            continue
         prep = time.perf_counter() - t
         t = time.perf_counter()
         settings = SettingsCreator(link_type="dedupe_only", unique_id_column_name="unique_id",
@@ -83,11 +97,14 @@ def splink_runner(workdir: Path) -> None:
         linker = Linker(table, settings, db_api=DuckDBAPI(connection=con))
         pairs = linker.inference.deterministic_link()
         linked = time.perf_counter() - t
+        print(f"splink: {variant}: {bound:,.0f} pairs at most, linked in {linked:.1f} s", file=sys.stderr, flush=True)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs)
         total = time.perf_counter() - t
-        con.execute(f"create or replace table splink_{variant} as select unique_id as node_id, cluster_id::varchar as cluster_id "
-                    f"from {clusters.physical_name}")
-        out[variant] = {"prep_s": round(prep, 3), "link_s": round(linked, 3), "link_and_cluster_s": round(total, 3),
+        con.execute(f"create or replace table splink_{variant} as select unique_id as node_id, "
+                    f"cluster_id::varchar as cluster_id from {clusters.physical_name}")
+        print(f"splink: {variant}: clustered, comparing", file=sys.stderr, flush=True)
+        out[variant] = {"pairs_upper_bound": int(bound), "prep_s": round(prep, 3), "link_s": round(linked, 3),
+                        "link_and_cluster_s": round(total, 3),
                         "pairs": con.execute(f"select count(*) from {pairs.physical_name}").fetchone()[0],
                         "vs_ours": agreement(con, f"splink_{variant}", "ours"),
                         "vs_truth": agreement(con, f"splink_{variant}", "truth", person_records_only=True)}
@@ -132,21 +149,22 @@ def agreement(con, left: str, right: str, person_records_only: bool = False) -> 
     if right == "truth":
         con.execute("create or replace temp table truth as select node_id, truth_person as cluster_id from nodes "
                     "where truth_person is not null and source <> 'pos'")
-    keep = "where node_id in (select node_id from truth)" if person_records_only else ""
-    row = con.execute(f"""
-        with l as (select node_id, cast(cluster_id as varchar) as a from {left} {keep}),
-             r as (select node_id, cast(cluster_id as varchar) as b from {right} {keep}),
-             j as (select l.node_id, a, b from l inner join r using (node_id)),
-             sa as (select a, count(*) as n from j group by a),
-             sb as (select b, count(*) as n from j group by b),
-             sab as (select a, b, count(*) as n from j group by a, b)
+    keep = "where l.node_id in (select node_id from truth)" if person_records_only else ""
+    # Step by step in temp tables: DuckDB planned the same as one query of CTEs into a runaway join.
+    con.execute(f"create or replace temp table _j as select l.node_id, cast(l.cluster_id as varchar) as a, "
+                f"cast(r.cluster_id as varchar) as b from {left} l inner join {right} r on r.node_id = l.node_id {keep}")
+    con.execute("create or replace temp table _sa as select a, count(*) as na from _j group by a")
+    con.execute("create or replace temp table _sb as select b, count(*) as nb from _j group by b")
+    con.execute("create or replace temp table _sab as select a, b, count(*) as nab from _j group by a, b")
+    row = con.execute("""
         select
-            (select count(*) from j),
-            (select coalesce(sum(sab.n), 0) from sab join sa using (a) join sb using (b) where sab.n = sa.n and sab.n = sb.n),
-            (select coalesce(sum(n * (n - 1) / 2), 0) from sa),
-            (select coalesce(sum(n * (n - 1) / 2), 0) from sb),
-            (select coalesce(sum(n * (n - 1) / 2), 0) from sab),
-            (select count(*) from sa), (select count(*) from sb)
+            (select count(*) from _j),
+            (select coalesce(sum(nab), 0) from _sab inner join _sa on _sa.a = _sab.a inner join _sb on _sb.b = _sab.b
+             where nab = na and nab = nb),
+            (select coalesce(sum(na * (na - 1) // 2), 0) from _sa),
+            (select coalesce(sum(nb * (nb - 1) // 2), 0) from _sb),
+            (select coalesce(sum(nab * (nab - 1) // 2), 0) from _sab),
+            (select count(*) from _sa), (select count(*) from _sb)
     """).fetchone()
     records, identical, pairs_l, pairs_r, pairs_both, clusters_l, clusters_r = (int(v) for v in row)
     either = pairs_l + pairs_r - pairs_both
@@ -203,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         splink_runner(args.splink_runner)
         return None
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from _peers import BENCH_DIR, ScratchProject, ensure_venv, log, run
+    from _peers import BENCH_DIR, ScratchProject, ensure_venv, log
 
     started = time.perf_counter()
     splink_bin = ensure_venv("venv-splink", SPLINK_REQUIREMENTS)
@@ -213,8 +231,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     try:
         log(f"demo data: {args.people} people")
         result["prepare_s"] = {"demo_data": round(project.demo_data(args.people, args.seed), 1),
-                               "dbt_upstream": round(project.dbt("seed") + project.dbt(
-                                   "run", "--select", "+int_identity_clusters", "--exclude", *IDENTITY_MODELS), 1)}
+                               "dbt_upstream": round(project.build("+int_identity_clusters", *IDENTITY_MODELS), 1)}
         log("our identity resolution (dbt on PostgreSQL)")
         wall = project.dbt("run", "--select", *IDENTITY_MODELS)
         models = project.model_results()
@@ -226,7 +243,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         result["graph"] = export(project, workdir)
         log("Splink (DuckDB)")
         t = time.perf_counter()
-        out = run([str(splink_bin / "python"), str(Path(__file__).resolve()), "--splink-runner", str(workdir)])
+        out = subprocess.run([str(splink_bin / "python"), str(Path(__file__).resolve()), "--splink-runner", str(workdir)],
+                             stdout=subprocess.PIPE, text=True, check=True)  # its progress goes to our stderr
         splink_wall = time.perf_counter() - t
         result["splink"] = {"process_wall_s": round(splink_wall, 2), **json.loads(out.stdout.splitlines()[-1])}
         guarded = result["splink"]["guarded"]
