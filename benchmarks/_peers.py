@@ -91,6 +91,7 @@ class ScratchProject:
         self.port = port or free_port()
         self.env: dict[str, str] = {}
         self.spec = None
+        self.commit: str | None = None  # the project's git commit measured, when copied from git
 
     def start(self) -> ScratchProject:
         """Copy the project (fresh models, kept warehouse data dir), start the warehouse, write the profile."""
@@ -116,6 +117,7 @@ class ScratchProject:
         """The committed project (git HEAD) when in a git checkout, so edits in progress in the working tree
         are not measured; else the files as they are (a source archive)."""
         if (ROOT / ".git").exists():
+            self.commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).stdout.strip()
             tracked = run(["git", "-C", str(ROOT), "ls-tree", "--name-only", "HEAD"]).stdout.split()
             items = [i for i in PROJECT_FILES if i in tracked]
             archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "--", *items],

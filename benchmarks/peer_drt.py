@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     drt_bin = ensure_venv("venv-drt", [DRT_REQUIREMENT])
     project = ScratchProject("drt", args.port).start()
     columns, create_only = mapping(project.dir)
-    result: dict = {"benchmark": "peer_drt", "people": args.people, "seed": args.seed,
+    result: dict = {"benchmark": "peer_drt", "people": args.people, "seed": args.seed, "project_commit": project.commit,
                     "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "drt_core_version": pip_version(drt_bin, "drt-core"),
                     "mapped_attributes": len(columns), "create_only": sorted(create_only)}
