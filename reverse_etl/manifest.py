@@ -241,6 +241,9 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
     from .sources.config import parse_sources
 
     sources = parse_sources(top["sources"], problems)
+    if "%" in str(top["state_schema"]):
+        # psycopg reads a % inside a composed identifier as a placeholder in statements that bind values.
+        problems.add("state_schema", "contains '%', which the state statements cannot carry: pick a name without it.")
     problems.raise_if_any()
     return Manifest(manifest_path, str(top["state_schema"]), destinations, syncs, sources)
 
