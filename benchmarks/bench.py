@@ -95,7 +95,8 @@ def summary(raw: dict) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
 
     def add(measure: str, value, target: str, ok) -> None:
-        verdict = "n/a" if value is None else ("met" if ok else "missed")
+        informative = target in ("", "reported", "lower is better")  # a figure to read, not a target to meet
+        verdict = "n/a" if value is None else ("-" if informative else ("met" if ok else "missed"))
         rows.append((measure, "not measured" if value is None else str(value), target, verdict))
 
     plans = _results(raw, "diff")
