@@ -231,3 +231,11 @@ def test_any_json_objects_give_an_answer_never_an_exception(attributes, events, 
     result = track.process(Store(), body)
     assert result.status in (201, 400)
     assert result.object_errors == len(result.body.get("errors", []))
+
+
+def test_created_braze_ids_are_24_hex_digits_and_distinct_within_and_across_stores():
+    first, second = Store(), Store()
+    ids = [first.create(external_id=f"a{i}")["braze_id"] for i in range(20_000)]
+    ids += [second.create(external_id=f"b{i}")["braze_id"] for i in range(20_000)]
+    assert all(len(b) == 24 and int(b, 16) >= 0 for b in ids)
+    assert len(set(ids)) == len(ids), "two profiles got the same braze_id"

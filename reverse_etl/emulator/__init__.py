@@ -14,6 +14,7 @@ See docs/emulator.md.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 
@@ -44,17 +45,36 @@ class EmulatorHandle:
         self.stop()
 
 
-def run(config: EmulatorConfig, on_ready, should_stop) -> None:
-    """Serve ``config`` in this thread until ``should_stop()``; ``on_ready(port)`` once it listens."""
+def run(config: EmulatorConfig, on_ready, should_stop, own_process: bool = False) -> None:
+    """Serve ``config`` in this thread until ``should_stop()``; ``on_ready(port)`` once it listens.
+
+    ``own_process``: the emulator is alone in its process, so it may tune the garbage collector for itself.
+    """
     from .app import Emulator
     from .protocol import serve
+
+    if own_process:
+        tune_gc()
 
     serve(Emulator(config), config.host, config.port, on_ready, should_stop)
 
 
+def tune_gc() -> None:
+    """Collect the young generation every 100,000 allocations instead of every 700.
+
+    Each created profile is a handful of dicts and lists that live as long as the emulator; with CPython's
+    default thresholds, creating 75 profiles per request ran a young collection every few objects and the
+    older generations often, which cost a third of a request's time (measured in-process on 75-object
+    requests: 862 -> 1,288 creating requests/s). The store holds no reference cycles, so nothing is left
+    waiting longer for collection than it would be; cycles from the event loop are still collected.
+    """
+    gc.freeze()  # what start-up allocated is never collected: stop rescanning it
+    gc.set_threshold(100_000, 50, 100)
+
+
 def _process_main(config: EmulatorConfig, conn, stop_event) -> None:
     try:
-        run(config, lambda port: conn.send(("ready", port)), stop_event.is_set)
+        run(config, lambda port: conn.send(("ready", port)), stop_event.is_set, own_process=True)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 

@@ -80,7 +80,7 @@ def emulator(host, port, api_key, objects_per_request, legacy_per_array, rate_li
         click.echo(f"Braze emulator on http://{host}:{bound} (Ctrl-C stops it)", err=True)
 
     try:
-        run(config, ready, stop.is_set)
+        run(config, ready, stop.is_set, own_process=True)
     except OSError as exc:
         raise ConfigError(f"The emulator cannot listen on {host}:{port} ({exc.strerror or exc}): "
                           "pick another --port.") from None

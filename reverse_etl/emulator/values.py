@@ -27,6 +27,7 @@ PURCHASE_RESERVED = {"time", "product_id", "quantity", "event_name", "price", "c
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ().\-]{4,}$")   # SDK: digits, whitespace and +.-() [1.5]
 DOB_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
 # Accepted date formats [1.4]: ISO-8601 and yyyy-MM-ddTHH:mm:ss:SSSZ, yyyy-MM-dd HH:mm:ss, yyyy-MM-dd, MM/dd/yyyy.
 _FORMATS = ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
             "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%m/%d/%Y", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
@@ -160,75 +161,105 @@ def phone(value: Any) -> str:
     return value
 
 
-def standard(name: str, value: Any) -> Any:
-    """Validate a standard profile field [1.5]; returns the stored value."""
-    if value is None:
-        return None
-    if name == "email":
-        return email(value)
-    if name == "phone":
-        return phone(value)
-    if name in ("first_name", "last_name", "home_city", "language", "time_zone"):
-        return string(value, name)
-    if name == "country":
-        # Best effort [1.5]: alpha-2 is kept; anything Braze cannot map is set to null, not rejected.
-        return value.upper() if isinstance(value, str) and re.fullmatch(r"[A-Za-z]{2}", value) else None
-    if name == "gender":
-        if not isinstance(value, str) or value.upper() not in GENDERS | {"U"}:
-            raise Invalid("'gender' must be one of M, F, O, N, P or null")
-        return value.upper()
-    if name == "dob":
-        if not isinstance(value, str) or not DOB_RE.match(value):
-            raise Invalid("'dob' must be YYYY-MM-DD")
-        try:
-            datetime.strptime(value, "%Y-%m-%d")
-        except ValueError:
-            raise Invalid("'dob' must be YYYY-MM-DD") from None
-        return value
-    if name == "email_subscribe":
+def _country(value: Any) -> Any:
+    # Best effort [1.5]: alpha-2 is kept; anything Braze cannot map is set to null, not rejected.
+    return value.upper() if isinstance(value, str) and COUNTRY_RE.fullmatch(value) else None
+
+
+def _gender(value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in GENDERS | {"U"}:
+        raise Invalid("'gender' must be one of M, F, O, N, P or null")
+    return value.upper()
+
+
+def _dob(value: Any) -> str:
+    if not isinstance(value, str) or not DOB_RE.match(value):
+        raise Invalid("'dob' must be YYYY-MM-DD")
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise Invalid("'dob' must be YYYY-MM-DD") from None
+    return value
+
+
+def _subscribe_state(name: str, code: str):
+    def check(value: Any) -> str:
         if value not in SUBSCRIBE_STATES:
-            raise Invalid("'email_subscribe' must be opted_in, subscribed or unsubscribed", "BAD_EMAIL_SUBSCRIPTION_STATE")
+            raise Invalid(f"'{name}' must be opted_in, subscribed or unsubscribed", code)
         return value
-    if name == "push_subscribe":
-        if value not in SUBSCRIBE_STATES:
-            raise Invalid("'push_subscribe' must be opted_in, subscribed or unsubscribed", "BAD_PUSH_SUBSCRIPTION_STATE")
-        return value
-    if name == "subscription_groups":
-        if not isinstance(value, list):
-            raise Invalid("'subscription_groups' must be an array", "BAD_SUBSCRIPTION_GROUP_ARRAY")
-        for item in value:
-            if not isinstance(item, dict):
-                raise Invalid("each subscription group must be an object", "BAD_SUBSCRIPTION_GROUP_HASH")
-            if not isinstance(item.get("subscription_group_id"), str) or not item["subscription_group_id"]:
-                raise Invalid("'subscription_group_id' is required", "BAD_SUBSCRIPTION_GROUP_ID")
-            if item.get("subscription_state") not in GROUP_STATES:
-                raise Invalid("'subscription_state' must be subscribed or unsubscribed", "BAD_SUBSCRIPTION_GROUP_STATE")
-        return value
-    if name == "current_location":
-        if not isinstance(value, dict) or not is_number(value.get("longitude")) or not is_number(value.get("latitude")):
-            raise Invalid("'current_location' needs numeric longitude and latitude", "BAD_LOCATION_UPDATE")
-        return value
-    if name in ("email_open_tracking_disabled", "email_click_tracking_disabled"):
+    return check
+
+
+def _subscription_groups(value: Any) -> list:
+    if not isinstance(value, list):
+        raise Invalid("'subscription_groups' must be an array", "BAD_SUBSCRIPTION_GROUP_ARRAY")
+    for item in value:
+        if not isinstance(item, dict):
+            raise Invalid("each subscription group must be an object", "BAD_SUBSCRIPTION_GROUP_HASH")
+        if not isinstance(item.get("subscription_group_id"), str) or not item["subscription_group_id"]:
+            raise Invalid("'subscription_group_id' is required", "BAD_SUBSCRIPTION_GROUP_ID")
+        if item.get("subscription_state") not in GROUP_STATES:
+            raise Invalid("'subscription_state' must be subscribed or unsubscribed", "BAD_SUBSCRIPTION_GROUP_STATE")
+    return value
+
+
+def _location(value: Any) -> dict:
+    if not isinstance(value, dict) or not is_number(value.get("longitude")) or not is_number(value.get("latitude")):
+        raise Invalid("'current_location' needs numeric longitude and latitude", "BAD_LOCATION_UPDATE")
+    return value
+
+
+def _boolean(name: str):
+    def check(value: Any) -> bool:
         if not isinstance(value, bool):
             raise Invalid(f"'{name}' must be a boolean")
         return value
-    if name == "push_tokens":
-        if not isinstance(value, list):
+    return check
+
+
+def _push_tokens(value: Any) -> list:
+    if not isinstance(value, list):
+        raise Invalid("'push_tokens' must be an array of objects", "BAD_PUSH_TOKEN_VALUE")
+    for item in value:
+        if not isinstance(item, dict):
             raise Invalid("'push_tokens' must be an array of objects", "BAD_PUSH_TOKEN_VALUE")
-        for item in value:
-            if not isinstance(item, dict):
-                raise Invalid("'push_tokens' must be an array of objects", "BAD_PUSH_TOKEN_VALUE")
-            if not isinstance(item.get("app_id"), str) or not item["app_id"]:
-                raise Invalid("each push token needs an 'app_id'", "BAD_PUSH_TOKEN_APP_ID")
-            if not isinstance(item.get("token"), str) or not item["token"]:
-                raise Invalid("each push token needs a 'token' string", "BAD_PUSH_TOKEN_STRING")
-            device = item.get("device_id")
-            if device is not None and (not isinstance(device, str) or not 8 <= len(device.encode()) <= 255):
-                raise Invalid("'device_id' must be 8 to 255 bytes", "BAD_DEVICE_ID")
-        return value
-    if name in ("date_of_first_session", "date_of_last_session", "marked_email_as_spam_at"):
-        return parse_time(value, name).isoformat()
+        if not isinstance(item.get("app_id"), str) or not item["app_id"]:
+            raise Invalid("each push token needs an 'app_id'", "BAD_PUSH_TOKEN_APP_ID")
+        if not isinstance(item.get("token"), str) or not item["token"]:
+            raise Invalid("each push token needs a 'token' string", "BAD_PUSH_TOKEN_STRING")
+        device = item.get("device_id")
+        if device is not None and (not isinstance(device, str) or not 8 <= len(device.encode()) <= 255):
+            raise Invalid("'device_id' must be 8 to 255 bytes", "BAD_DEVICE_ID")
     return value
+
+
+def _string_field(name: str):
+    return lambda value: string(value, name)
+
+
+def _time_field(name: str):
+    return lambda value: parse_time(value, name).isoformat()
+
+
+# One checker per standard field [1.5], looked up once per write (a chain of ifs cost more than the write).
+_STANDARD_CHECKS = {
+    "email": email, "phone": phone, "country": _country, "gender": _gender, "dob": _dob,
+    "email_subscribe": _subscribe_state("email_subscribe", "BAD_EMAIL_SUBSCRIPTION_STATE"),
+    "push_subscribe": _subscribe_state("push_subscribe", "BAD_PUSH_SUBSCRIPTION_STATE"),
+    "subscription_groups": _subscription_groups, "current_location": _location, "push_tokens": _push_tokens,
+    **{name: _string_field(name) for name in ("first_name", "last_name", "home_city", "language", "time_zone")},
+    **{name: _boolean(name) for name in ("email_open_tracking_disabled", "email_click_tracking_disabled")},
+    **{name: _time_field(name) for name in ("date_of_first_session", "date_of_last_session",
+                                            "marked_email_as_spam_at")},
+}
+
+
+def standard(name: str, value: Any) -> Any:
+    """Validate a standard profile field [1.5]; returns the stored value (null unsets, unchecked fields pass)."""
+    if value is None:
+        return None
+    check = _STANDARD_CHECKS.get(name)
+    return check(value) if check is not None else value
 
 
 STANDARD_FIELDS = frozenset({
