@@ -137,12 +137,14 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
         duplicated, dup_join, dup_col = "", "", "cast(null as bigint)"
     # The filter is evaluated on every row of the join: keep it to cheap comparisons (a null id never matches
     # the snapshot, so it passes the first test); the action is worked out only for the rows it lets through.
+    # PostgreSQL inlines the model subquery into the join's filter, so each mention of _rb_row_hash there is
+    # one more hash of the whole row: it appears once (_rb_in_model says "the model has this row").
     needs_work = "" if all_values else (
         f"and (m._rb_row_hash is distinct from s.row_hash or s.status = 'removed' or {dup_col} is not null"
         + (f" or {missing_case('m')} is not null" if spec.required else "") + ")")
     sql = f"""
     with model as (
-        select cast(m0.{q(spec.id_column)} as text) as _rb_id, {row} as _rb_row_hash{values}
+        select cast(m0.{q(spec.id_column)} as text) as _rb_id, {row} as _rb_row_hash, true as _rb_in_model{values}
         from {spec.model_relation} as m0
         offset 0
     ),
@@ -153,12 +155,12 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
         from model as m
         {dup_join}
         full outer join (select id, row_hash, status from {spec.snapshot_relation}) as s on s.id = m._rb_id
-        where (m._rb_row_hash is not null or s.status <> 'removed') {needs_work}
+        where (m._rb_in_model or s.status <> 'removed') {needs_work}
     ),
     a as (
         select c.*, {missing_case('c')} as _rb_missing,
             case
-                when _rb_row_hash is null then 'removed'
+                when _rb_in_model is null then 'removed'
                 when _rb_id is null or _rb_duplicate is not null or {missing_case('c')} is not null then 'invalid'
                 when _rb_snapshot_id is null or _rb_old_status = 'removed' then 'new'
                 when _rb_old_row_hash = _rb_row_hash then 'unchanged'
@@ -182,7 +184,7 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
             else b._rb_missing
         end as _rb_reason,
         b._rb_row_hash,
-        case when b._rb_row_hash is not null then cast(jsonb_build_object({new_hashes}) as text) end as _rb_field_hashes,
+        case when b._rb_in_model then cast(jsonb_build_object({new_hashes}) as text) end as _rb_field_hashes,
         case when b._rb_action = 'changed' then array_remove(array[{changed}]::text[], null) end as _rb_changed,
         b._rb_old_status, b._rb_snapshot_id is not null as _rb_matched
         {''.join(f', b.{v[i]}' for i in range(n))}
