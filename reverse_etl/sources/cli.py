@@ -30,30 +30,31 @@ def _load(project_dir, manifest_path):
 
 @click.group("ingest", cls=_IngestGroup)
 def ingest():
-    """Land sources in raw warehouse tables: files (local or SFTP) and webhooks.
+    """Land sources in raw warehouse tables: files (local or SFTP), Salesforce, Zendesk and webhooks.
 
     \b
-    rsync-braze ingest                   every files source of the manifest
+    rsync-braze ingest                   every files, salesforce and zendesk source of the manifest
     rsync-braze ingest contacts_files    only these sources
     rsync-braze ingest serve --port 8080 receive the webhook sources (POST /hooks/<source>)
 
-    Each file is loaded once (a ledger in the state schema); see docs/sources.md.
+    Each file is loaded once (a ledger in the state schema); API sources resume from a cursor stored in the
+    warehouse; see docs/sources.md.
     """
 
 
 @ingest.command("run", hidden=True)
 @click.argument("sources", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="One JSON document with every file's outcome.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document with every source's outcome.")
 @manifest_option
 @warehouse_target_options
 def run_command(sources, as_json, manifest_path, project_dir, profiles_dir, profile, target):
-    """Load the new files of the file sources (all of them, or those named)."""
+    """Run the pull sources (all of them, or those named): new files, Salesforce and Zendesk changes."""
+    from .runner import PULL_TYPES, pick
     from .runner import ingest as run_ingest
-    from .runner import pick
 
     project, manifest = _load(project_dir, manifest_path)
-    if not pick(manifest, tuple(sources), "files"):
-        click.echo("No files source in the manifest (sources: with type: files): nothing to ingest.", err=True)
+    if not pick(manifest, tuple(sources), PULL_TYPES):
+        click.echo("No files, salesforce or zendesk source in the manifest: nothing to ingest.", err=True)
         return
     spec = resolve_target(str(project), profiles_dir, profile, target)
     results = run_ingest(manifest, spec, project, tuple(sources))
@@ -61,6 +62,10 @@ def run_command(sources, as_json, manifest_path, project_dir, profiles_dir, prof
         click.echo(json.dumps([asdict(r) for r in results]))
         return
     for r in results:
+        if not hasattr(r, "files"):  # an API source
+            click.echo(f"{r.source}: {r.records:,} records read in {r.pages} page(s), {r.changed:,} new or changed, "
+                       f"{r.deleted:,} deleted; {r.retries} retried request(s); {r.seconds:.1f}s")
+            continue
         loaded = [f for f in r.files if f.status == "loaded"]
         click.echo(f"{r.source}: {len(loaded)} file(s) loaded, {sum(f.rows for f in loaded):,} rows, "
                    f"{sum(f.rejected for f in loaded):,} rejected; {r.count('skipped')} already loaded; "

@@ -1,4 +1,4 @@
-"""The ``sources:`` section of ``rsync_braze.yml``: files (local or SFTP) and webhooks landing in raw tables.
+"""The ``sources:`` section of ``rsync_braze.yml``: files (local or SFTP), webhooks, Salesforce and Zendesk.
 
 Validated with the rest of the manifest, before any I/O, by :func:`parse_sources` (every problem names the
 file, the source, the key and the fix). Secrets are never in the manifest: a source names the environment
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from .schema import COMMON_KEYS, FILE_KEYS, SFTP_KEYS, SOURCE_TYPES, WEBHOOK_KEYS
+from . import api_config
+from .api_config import SalesforceSourceConfig, ZendeskSourceConfig
+from .schema import COMMON_KEYS, KEYS_BY_TYPE, SFTP_KEYS, SOURCE_TYPES
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -25,7 +27,9 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATE_DIRECTIVES = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}",
                    "%y": r"\d{2}", "%j": r"\d{3}"}
 SECRET_KEYS = {"password": "password_env", "secret": "secret_env", "token": "secret_env",
-               "private_key_passphrase": "private_key_passphrase_env", "passphrase": "private_key_passphrase_env"}
+               "private_key_passphrase": "private_key_passphrase_env", "passphrase": "private_key_passphrase_env",
+               "client_secret": "client_secret_env", "refresh_token": "refresh_token_env",
+               "api_token": "api_token_env", "access_token": "client_secret_env"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class WebhookSourceConfig:
         return read_env(self.secret_env, f"Source {self.name!r}", "the webhook secret").encode()
 
 
-SourceConfig = FileSourceConfig | WebhookSourceConfig
+SourceConfig = FileSourceConfig | WebhookSourceConfig | SalesforceSourceConfig | ZendeskSourceConfig
 
 
 def read_env(name: str, who: str, what: str) -> str:
@@ -108,12 +112,12 @@ def parse_sources(data: Any, problems: Any) -> dict[str, SourceConfig]:
                                 "letter (at most 41 characters).")
             continue
         if not isinstance(body, dict):
-            problems.add(where, "must be a mapping with at least `type:` (files or webhook).")
+            problems.add(where, f"must be a mapping with at least `type:` ({', '.join(SOURCE_TYPES)}).")
             continue
         before = len(problems.items)
         body = _no_secrets(body, where, problems)
         kind = body.get("type")
-        keys = {**COMMON_KEYS, **(FILE_KEYS if kind == "files" else WEBHOOK_KEYS if kind == "webhook" else {})}
+        keys = {**COMMON_KEYS, **(KEYS_BY_TYPE.get(kind, {}) if isinstance(kind, str) else {})}
         s = _check_keys(body, keys, where, problems)
         if kind not in SOURCE_TYPES:
             continue
@@ -121,10 +125,9 @@ def parse_sources(data: Any, problems: Any) -> dict[str, SourceConfig]:
         for key, value in (("schema", s["schema"]), ("table", table)):
             if not TABLE_RE.match(str(value)):
                 problems.add(f"{where}.{key}", f"{value!r}: use lower case letters, digits and underscores.")
-        if kind == "files":
-            source = _files(name, s, str(table), where, problems)
-        else:
-            source = _webhook(name, s, str(table), where, problems)
+        parse = {"files": _files, "webhook": _webhook, "salesforce": api_config.salesforce,
+                 "zendesk": api_config.zendesk}[kind]
+        source = parse(name, s, str(table), where, problems)
         if source is not None and len(problems.items) == before:
             out[name] = source
     tables: dict[tuple[str, str], str] = {}

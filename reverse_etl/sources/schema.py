@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from ..manifest_schema import Key, key_tables
 
-SOURCE_TYPES = ("files", "webhook")
+SOURCE_TYPES = ("files", "webhook", "salesforce", "zendesk")
 FORMATS = ("csv", "json", "jsonl")
 
 COMMON_KEYS = {
-    "type": Key("enum", "What the source is: files (CSV/JSON from a folder or SFTP) or webhook (HTTP pushes).",
+    "type": Key("enum", "What the source is: files (CSV/JSON from a folder or SFTP), webhook (HTTP pushes), "
+                        "salesforce (one object, by SOQL) or zendesk (tickets or users, incremental export).",
                 required=True, choices=SOURCE_TYPES),
     "schema": Key("str", "Schema of the raw table (dbt's `rsync_braze_raw_schema` reads `raw`).", default="raw"),
     "table": Key("str", "Raw table name (default `raw_<source>`).", example="raw_shop_hooks"),
@@ -73,8 +74,67 @@ WEBHOOK_KEYS = {
                   default=True),
 }
 
+# Keys shared by the API sources (salesforce, zendesk): how hard to retry before the run stops (its cursor is kept).
+API_KEYS = {
+    "max_retries": Key("int", "Retries of one request on 429 (after `Retry-After`), 5xx and connection errors before "
+                              "the run stops; the next run resumes from the stored cursor.", default=8, minimum=0,
+                       maximum=50),
+    "backoff_max_seconds": Key("number", "Longest wait between two retries, `Retry-After` included (a longer "
+                                         "`Retry-After` is cut to this).", default=120, minimum=1, maximum=3600),
+    "timeout": Key("number", "Seconds to wait for one answer.", default=60, minimum=1, maximum=600),
+}
+SALESFORCE_KEYS = {
+    "object": Key("str", "The sObject to read, by API name (Contact, Lead, Account, Opportunity, My_Object__c...).",
+                  required=True, example="Contact"),
+    "fields": Key("list", "Fields to read; none: every field the object's describe lists (base64 fields "
+                          "excepted). Id, SystemModstamp and IsDeleted are always read.", default=[],
+                  example="[Id, Email, FirstName, LastName]"),
+    "login_url": Key("str", "Where to get the OAuth token (`/services/oauth2/token`): your My Domain URL "
+                            "(required for client_credentials), or https://login.salesforce.com.",
+                     required=True, example="https://acme.my.salesforce.com"),
+    "auth": Key("enum", "OAuth 2.0 flow: client_credentials (an integration user), refresh_token, or password.",
+                default="client_credentials", choices=("client_credentials", "refresh_token", "password")),
+    "client_id_env": Key("str", "Environment variable holding the connected app's consumer key.", required=True,
+                         example="SF_CLIENT_ID"),
+    "client_secret_env": Key("str", "Environment variable holding the consumer secret (required except for "
+                                    "refresh_token).", example="SF_CLIENT_SECRET"),
+    "refresh_token_env": Key("str", "Environment variable holding the refresh token (auth: refresh_token).",
+                             example="SF_REFRESH_TOKEN"),
+    "username": Key("str", "User name (auth: password).", example="etl@acme.com"),
+    "password_env": Key("str", "Environment variable holding the password followed by the security token "
+                               "(auth: password).", example="SF_PASSWORD"),
+    "api_version": Key("str", "REST API version.", default="62.0"),
+    "include_deleted": Key("bool", "Read with queryAll, so deleted records arrive with IsDeleted and are flagged "
+                                   "`_deleted`; false uses query (deleted records are then never seen).",
+                           default=True),
+    "overlap_seconds": Key("int", "Each run re-reads this many seconds before the stored SystemModstamp high-water "
+                                  "mark (records committed late in Salesforce); re-reads are harmless upserts.",
+                           default=300, minimum=0, maximum=86400),
+    "start": Key("str", "First run only: read records modified at or after this time (ISO 8601); none: everything.",
+                 example="2026-01-01T00:00:00Z"),
+    "page_size": Key("int", "Records per page asked for (`Sforce-Query-Options: batchSize`; Salesforce may send "
+                            "fewer).", default=2000, minimum=200, maximum=2000),
+}
+ZENDESK_KEYS = {
+    "resource": Key("enum", "What to export: tickets or users (incremental export, cursor-based).", required=True,
+                    choices=("tickets", "users")),
+    "url": Key("str", "Your Zendesk URL.", required=True, example="https://acme.zendesk.com"),
+    "email": Key("str", "The agent or admin whose API token is used.", required=True, example="etl@acme.com"),
+    "api_token_env": Key("str", "Environment variable holding the API token.", required=True,
+                         example="ZENDESK_API_TOKEN"),
+    "start": Key("str", "First run only: export items changed at or after this time (ISO 8601); none: everything.",
+                 example="2026-01-01T00:00:00Z"),
+    "per_page": Key("int", "Items per page asked for (at most 1000).", default=1000, minimum=1, maximum=1000),
+}
+
 
 def reference_markdown() -> str:
     """The source key reference as Markdown tables (embedded in docs/sources.md; a test keeps them equal)."""
     return key_tables((("Every source: `sources.<name>`", COMMON_KEYS), ("`type: files`", FILE_KEYS),
-                       ("`type: files`, `sftp:`", SFTP_KEYS), ("`type: webhook`", WEBHOOK_KEYS)))
+                       ("`type: files`, `sftp:`", SFTP_KEYS), ("`type: webhook`", WEBHOOK_KEYS),
+                       ("`type: salesforce`", SALESFORCE_KEYS), ("`type: zendesk`", ZENDESK_KEYS),
+                       ("`type: salesforce` and `type: zendesk`", API_KEYS)))
+
+
+KEYS_BY_TYPE = {"files": FILE_KEYS, "webhook": WEBHOOK_KEYS, "salesforce": {**SALESFORCE_KEYS, **API_KEYS},
+                "zendesk": {**ZENDESK_KEYS, **API_KEYS}}

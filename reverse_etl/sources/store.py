@@ -3,10 +3,14 @@
     <state_schema>.source_files     one row per file loaded: source, path, size, mtime, sha256, rows, rejected,
                                     loaded_at; changed_at / changed_checksum when the file changed afterwards
     <state_schema>.source_rejects   rows not loaded: source, path, line, reason, the raw text (first 1,000 chars)
+    <state_schema>.source_cursors   API sources: where the next run resumes (a Salesforce SystemModstamp, a
+                                    Zendesk after_cursor), written in the transaction of the page it follows
     <schema>.raw_<source>           the rows: ``_file_name``, ``_line_number``, ``_file_date``, ``_loaded_at``,
                                     then one text column per CSV column (new ones are added), or ``payload jsonb``
                                     for JSON
     <schema>.raw_<source> (webhook) ``_id``, ``_received_at``, ``_idempotency_key`` (unique), ``payload jsonb``
+    <schema>.raw_<source> (API)     ``_id`` (primary key), ``_modified_at``, ``_deleted``, ``_loaded_at``,
+                                    ``payload jsonb``: one row per record, upserted
 
 The ledger row of a file is written in the same transaction as its rows and rejects, so a file is either
 entirely loaded and recorded, or not at all (a crash mid-file leaves nothing; the next run loads it).
@@ -20,6 +24,7 @@ from collections.abc import Iterable, Sequence
 import psycopg
 from psycopg import sql
 
+from ..realtime import notify
 from ..warehouse import copy_rows, ident
 
 FILE_META = (("_file_name", "text not null"), ("_line_number", "bigint not null"), ("_file_date", "date"),
@@ -58,6 +63,14 @@ def ensure_state(conn: psycopg.Connection, state_schema: str) -> None:
             )""").format(ident(state_schema, "source_rejects")))
         conn.execute(sql.SQL("create index if not exists source_rejects_by_file on {} (source, path)").format(
             ident(state_schema, "source_rejects")))
+        conn.execute(sql.SQL("""
+            create table if not exists {} (
+                source text primary key,
+                cursor text not null,
+                pages bigint not null default 0,
+                records bigint not null default 0,
+                updated_at timestamptz not null default clock_timestamp()
+            )""").format(ident(state_schema, "source_cursors")))
 
 
 def try_lock(conn: psycopg.Connection, source: str) -> bool:
@@ -130,3 +143,57 @@ def ensure_webhook_table(conn: psycopg.Connection, schema: str, table: str) -> N
             _idempotency_key text unique,
             payload jsonb not null
         )""").format(ident(schema, table)))
+
+
+def ensure_api_table(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """The raw table of an API source: one row per record id, the latest version seen."""
+    conn.execute(sql.SQL("create schema if not exists {}").format(ident(schema)))
+    conn.execute(sql.SQL("""
+        create table if not exists {} (
+            _id text primary key,
+            _modified_at timestamptz not null,
+            _deleted boolean not null default false,
+            _loaded_at timestamptz not null default clock_timestamp(),
+            payload jsonb not null
+        )""").format(ident(schema, table)))
+    conn.commit()
+
+
+def read_cursor(conn: psycopg.Connection, state_schema: str, source: str) -> str | None:
+    """Where the source's next run starts (None before its first committed page)."""
+    row = conn.execute(sql.SQL("select cursor from {} where source = %s").format(
+        ident(state_schema, "source_cursors")), (source,)).fetchone()
+    conn.commit()
+    return row[0] if row else None
+
+
+def commit_page(conn: psycopg.Connection, state_schema: str, schema: str, table: str, source: str,
+                records: Sequence[tuple[str, object, bool, str]], cursor: str) -> int:
+    """Upsert one page's records (id, modified_at, deleted, payload JSON) and move the cursor past them, in one
+    transaction: a crash leaves both or neither. Returns how many rows were new or changed (a re-read of the
+    same version, or an older one, changes nothing)."""
+    latest: dict[str, tuple[str, object, bool, str]] = {}
+    for record in records:  # one row per id in a statement (ON CONFLICT cannot touch a row twice): keep the latest
+        seen = latest.get(record[0])
+        if seen is None or record[1] >= seen[1]:  # type: ignore[operator]
+            latest[record[0]] = record
+    ids, times, deleted, payloads = (list(c) for c in zip(*latest.values())) if latest else ([], [], [], [])
+    with conn.transaction():
+        cur = conn.execute(sql.SQL("""
+            insert into {t} as t (_id, _modified_at, _deleted, payload)
+            select * from unnest(%s::text[], %s::timestamptz[], %s::boolean[], %s::jsonb[])
+            on conflict (_id) do update set _modified_at = excluded._modified_at, _deleted = excluded._deleted,
+                payload = excluded.payload, _loaded_at = clock_timestamp()
+            where excluded._modified_at >= t._modified_at
+              and (excluded._modified_at, excluded._deleted, excluded.payload)
+                  is distinct from (t._modified_at, t._deleted, t.payload)""").format(t=ident(schema, table)),
+            (ids, times, deleted, payloads))
+        changed = cur.rowcount
+        conn.execute(sql.SQL("""
+            insert into {} as c (source, cursor, pages, records) values (%s, %s, 1, %s)
+            on conflict (source) do update set cursor = excluded.cursor, pages = c.pages + 1,
+                records = c.records + excluded.records, updated_at = clock_timestamp()""").format(
+            ident(state_schema, "source_cursors")),
+            (source, cursor, len(records)))
+        notify(conn, source)  # realtime syncs fed by this source hear of the page at commit only
+    return changed
