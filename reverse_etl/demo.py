@@ -1,7 +1,9 @@
 """``rsync-braze demo``: the whole job on the embedded warehouse and the local Braze emulator.
 
 Steps: start the embedded warehouse; generate the sample sources (first run only, or with ``--reset``);
-``dbt build``; sync ``braze_users`` to the local Braze emulator (``rsync-braze run``); then apply the next
+load the partner's contacts file with the ``partner_contacts`` file source and push newsletter sign-ups to
+the ``shop_hooks`` webhook receiver (``demo_sources.py``); ``dbt build``; sync ``braze_users`` to the local
+Braze emulator (``rsync-braze run``); then apply the next
 day of changes to the sources, ``dbt build`` again and sync again, which sends only what changed. Each step
 is a real subprocess, as a pipeline would run it; the emulator keeps its profiles in
 ``.rsync-braze/emulator-state.json`` so a second ``make demo`` continues where the first stopped.
@@ -21,11 +23,13 @@ import click
 
 from .embedded import EmbeddedWarehouse, project_home
 from .errors import ConfigError, RsyncBrazeError
+from .demo_sources import FILE_SOURCE, forget, hooks_vars, push_hooks, signups
+from .manifest import load as load_manifest
 from .profiles import resolve
 
 RAW_TABLES = (
     "eshop_customers", "eshop_orders", "eshop_order_lines", "crm_contacts", "pos_stores",
-    "pos_transactions", "pos_transaction_lines", "file_contacts", "web_events",
+    "pos_transactions", "pos_transaction_lines", "file_contacts", "web_events", "raw_shop_hooks",
 )
 
 
@@ -44,6 +48,7 @@ class DemoReport:
     syncs: list[tuple[str, dict]] = field(default_factory=list)
     emulator: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    hooks_pushed: int = 0
 
 
 def _tool(name: str) -> str:
@@ -70,6 +75,17 @@ def _sync(label: str, project_dir: Path, env: dict[str, str], report: DemoReport
     for line in result.stdout.splitlines():
         data = json.loads(line)
         report.syncs.append((label, data))
+
+
+def _sources(day: int, project_dir: Path, env: dict[str, str], spec, report: DemoReport, echo) -> None:
+    """The day's partner file through the file source, and the day's sign-ups through the webhook receiver."""
+    from . import warehouse as wh
+
+    _run("partner file", [_tool("rsync-braze"), "ingest", FILE_SOURCE, "--project-dir", str(project_dir)],
+         cwd=project_dir, env=env, echo=echo)
+    with wh.connect(spec, autocommit=True) as conn:
+        records = signups(conn, day)
+    report.hooks_pushed += push_hooks(project_dir, env, records, _tool, echo)
 
 
 def _next_day(conn, truth_schema: str = "raw_truth") -> int:
@@ -101,18 +117,23 @@ def run_demo(project_dir: Path, people: int, seed: int, reset: bool, echo=click.
     from . import warehouse as wh
 
     with wh.connect(spec, autocommit=True) as conn:
-        have_data = wh.relation_exists(conn, raw_schema, "eshop_customers")
+        # An earlier demo's data without the webhook table predates the sources: generate it again.
+        have_data = all(wh.relation_exists(conn, raw_schema, t) for t in ("eshop_customers", "raw_shop_hooks"))
     if reset or not have_data:
+        with wh.connect(spec, autocommit=True) as conn:
+            forget(conn, load_manifest(project_dir / "rsync_braze.yml").state_schema, raw_schema)
         t = time.monotonic()
         _run("sample sources", [_tool("rsync-braze"), "demo-data", "--people", str(people), "--seed", str(seed),
-                                "--project-dir", str(project_dir), "--profiles-dir", str(profiles.parent)],
-             cwd=project_dir, env=env, echo=echo)
+                                "--files-only", "--project-dir", str(project_dir), "--profiles-dir",
+                                str(profiles.parent)], cwd=project_dir, env=env, echo=echo)
         report.timings["demo-data"] = time.monotonic() - t
+        _sources(1, project_dir, env, spec, report, echo)
     else:
         echo("==> Sample sources already loaded (use --reset to generate them again)")
 
     t = time.monotonic()
-    _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir)], cwd=project_dir, env=env, echo=echo)
+    _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir), *hooks_vars()], cwd=project_dir,
+         env=env, echo=echo)
     report.timings["dbt build"] = time.monotonic() - t
     report.dbt_results = _dbt_results(project_dir / "target" / "run_results.json")
 
@@ -126,10 +147,12 @@ def run_demo(project_dir: Path, people: int, seed: int, reset: bool, echo=click.
         _sync("sync", project_dir, env, report, echo)
         with wh.connect(spec, autocommit=True) as conn:
             day = _next_day(conn)
-        _run(f"day {day} of changes", [_tool("rsync-braze"), "demo-data", "--day", str(day), "--project-dir",
-                                       str(project_dir), "--profiles-dir", str(profiles.parent)],
+        _run(f"day {day} of changes", [_tool("rsync-braze"), "demo-data", "--day", str(day), "--files-only",
+                                       "--project-dir", str(project_dir), "--profiles-dir", str(profiles.parent)],
              cwd=project_dir, env=env, echo=echo)
-        _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir)], cwd=project_dir, env=env, echo=echo)
+        _sources(day, project_dir, env, spec, report, echo)
+        _run("dbt build", [_tool("dbt"), "build", "--project-dir", str(project_dir), *hooks_vars()],
+             cwd=project_dir, env=env, echo=echo)
         _sync(f"sync after day {day}", project_dir, env, report, echo)
         report.timings["syncs"] = time.monotonic() - t
         import requests
@@ -181,6 +204,9 @@ def format_report(report: DemoReport) -> str:
                      f"{c.get('data_points', 0):,} data points")
         if r.get("fields_changed"):
             lines.append("    fields sent: " + ", ".join(f"{k} {v:,}" for k, v in sorted(r["fields_changed"].items())))
+    if report.hooks_pushed:
+        lines.append(f"Webhooks: {report.hooks_pushed:,} newsletter sign-ups pushed to /hooks/shop_hooks, each stored "
+                     "before it was acknowledged")
     if report.emulator:
         e = report.emulator
         lines.append(f"Braze emulator: {e.get('profiles', 0):,} profiles, {e.get('requests', 0):,} requests, "

@@ -7,6 +7,7 @@ the built tables and the ground truth the generator wrote.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -194,6 +195,13 @@ def test_demo_command_runs_the_whole_job(tmp_path):
         assert " error" not in result.stdout.split("dbt build:")[-1]
         first = sync_line(result.stdout, "sync (braze_users)")
         assert first["created"] > 250 and first["requests"] >= 4, "the first sync sends everyone"
+        assert "partner_contacts: 1 file(s) loaded" in result.stdout, "the partner file goes through the file source"
+        assert re.search(r"stopped: \d+ requests, (\d+) records received, \1 stored", result.stdout), \
+            "every pushed sign-up is stored by the webhook receiver"
+        state = json.loads((project / ".rsync-braze" / "emulator-state.json").read_text())
+        emails = {p.get("email") for p in state["profiles"]}
+        assert "new.subscriber.1.0@example.org" in emails and "new.subscriber.2.0@example.org" in emails, \
+            "a person known only from a webhook reaches Braze through dbt and the sync"
         after_day = sync_line(result.stdout, "sync after day 2")
         assert 0 < after_day["requests"] < first["requests"], "the second sync sends only the day's changes"
         assert after_day["data_points"] < first["data_points"] / 10

@@ -39,14 +39,17 @@ def _as_of(value: str | None) -> datetime | None:
               help="Schema of the ground truth (which person each record is); only tests read it.")
 @click.option("--files-dir", type=click.Path(file_okay=False), default=None,
               help="Where the CSV and JSON-lines files are written (default <project>/.rsync-braze/files).")
+@click.option("--files-only", is_flag=True,
+              help="Write the contacts CSV file but leave loading it to `rsync-braze ingest` (a `files` source on "
+                   "the files folder, as the demo does); the file_contacts table is not touched.")
 @click.option("--as-of", default=None,
               help="Date the data is as of, ISO-8601 in UTC (default 2026-11-01, so output is deterministic).")
 @click.option("--jobs", type=int, default=None,
               help="Worker processes for day 1 (default: 1 below 100,000 people, else one per core up to 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @warehouse_target_options
-def demo_data(people, seed, day, change_rate, orders_per_customer, schema, truth_schema, files_dir, as_of,
-              jobs, as_json, project_dir, profiles_dir, profile, target):
+def demo_data(people, seed, day, change_rate, orders_per_customer, schema, truth_schema, files_dir, files_only,
+              as_of, jobs, as_json, project_dir, profiles_dir, profile, target):
     """Generate messy sample sources (e-shop, CRM, point of sale, files) with their ground truth.
 
     \b
@@ -61,7 +64,7 @@ def demo_data(people, seed, day, change_rate, orders_per_customer, schema, truth
     options = DemoOptions(
         files_dir=Path(files_dir) if files_dir else project_home(project_dir) / "files",
         people=people, seed=seed, day=day, change_rate=change_rate, schema=schema, truth_schema=truth_schema,
-        as_of=_as_of(as_of), orders_per_customer=orders_per_customer, jobs=jobs,
+        as_of=_as_of(as_of), orders_per_customer=orders_per_customer, jobs=jobs, load_files=not files_only,
     )
     if people is not None and people < 1:
         raise ConfigError(f"--people must be at least 1 (got {people}).")

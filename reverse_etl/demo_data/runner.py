@@ -10,6 +10,7 @@ day 2 refuses to run on it until day 1 is generated again.
 
 from __future__ import annotations
 
+import csv
 import multiprocessing
 import os
 import shutil
@@ -21,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from .. import warehouse
 from ..errors import ConfigError, WarehouseError
@@ -49,6 +51,7 @@ class DemoOptions:
     as_of: datetime | None = None
     orders_per_customer: float = 3.0
     jobs: int | None = None  # worker processes for day 1; None: automatic
+    load_files: bool = True  # False: the contacts CSV is left for `rsync-braze ingest` to load
 
 
 @dataclass
@@ -111,6 +114,10 @@ def _prepare(admin, o: DemoOptions) -> tuple[int, int, datetime, int]:
         for schema, tables in ((o.schema, RAW), (o.truth_schema, TRUTH)):
             warehouse.ensure_schema(admin, schema)
             for table, spec in tables.items():
+                if table == "file_contacts" and not o.load_files:
+                    # Left to the file source, which creates it with its own columns (and _loaded_at default).
+                    admin.execute(sql.SQL("drop table if exists {}").format(warehouse.ident(schema, table)))
+                    continue
                 warehouse.create_table(admin, schema, table, spec, replace=True)
         admin.commit()
         people = o.people if o.people is not None else 10_000
@@ -183,7 +190,11 @@ def _finish(o: DemoOptions, plan: Plan, admin, summary: DemoSummary, parts: int,
             summary.rows[name] = summary.rows.get(name, 0) + n
         summary.updated.update(updated)
     merge_files(plan, parts, admin, csv_path, jsonl_path)
-    summary.rows["file_contacts"] = load_contacts_csv(admin, o.schema, csv_path, loaded_at)
+    if o.load_files:
+        summary.rows["file_contacts"] = load_contacts_csv(admin, o.schema, csv_path, loaded_at)
+    else:  # the rows the file holds (its header aside), for the truth and the summary
+        with open(csv_path, encoding="utf-8", newline="") as handle:
+            summary.rows["file_contacts"] = max(sum(1 for _ in csv.reader(handle, delimiter=";")) - 1, 0)
     summary.rows["web_events"] = load_web_events(admin, o.schema, jsonl_path, loaded_at)
     summary.rows["record_persons"] = summary.rows.get("record_persons", 0) + summary.rows["file_contacts"]
     summary.files = [str(csv_path), str(jsonl_path)]

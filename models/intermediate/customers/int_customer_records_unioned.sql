@@ -20,6 +20,17 @@ file_contacts as (
     select * from {{ ref('stg_files__contacts') }}
 
 ),
+{#- Records pushed by webhooks (rsync-braze ingest serve), once the project turns them on: a pushed event that
+    names a person (e-mail or phone) is a record of that person, like a contact form. #}
+{%- if var('rsync_braze_hooks_enabled', false) %}
+
+hook_events as (
+
+    select * from {{ ref('stg_hooks__customer_events') }}
+    where email is not null or phone_e164 is not null
+
+),
+{%- endif %}
 
 unioned as (
 
@@ -83,6 +94,30 @@ unioned as (
         coalesce(cast(signed_up_on as timestamp with time zone), loaded_at) as first_seen_at,
         loaded_at as updated_at
     from file_contacts
+    {%- if var('rsync_braze_hooks_enabled', false) %}
+
+    union all
+
+    select
+        'hooks' as source,
+        hook_event_id as record_id,
+        email,
+        phone_e164,
+        cast(null as varchar) as loyalty_card,
+        first_name,
+        last_name,
+        cast(null as varchar) as country_code,
+        cast(null as date) as birth_date,
+        cast(null as varchar) as postcode,
+        {#- A newsletter sign-up pushed by the shop is an e-mail opt-in at the time it happened. #}
+        case when event_type = 'newsletter_signup' then true end as is_email_opted_in,
+        case when event_type = 'newsletter_signup' then occurred_at end as email_opt_in_at,
+        cast(null as boolean) as is_sms_opted_in,
+        cast(null as timestamp with time zone) as sms_opt_in_at,
+        coalesce(occurred_at, received_at) as first_seen_at,
+        received_at as updated_at
+    from hook_events
+    {%- endif %}
 
 ),
 
