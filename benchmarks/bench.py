@@ -56,13 +56,17 @@ def steps(scale: float, big: bool) -> dict[str, list[list[str]]]:
 
 
 def parse(stdout: str) -> list[dict]:
-    """One JSON document, or JSON lines."""
+    """One JSON document (possibly indented, possibly after progress lines), or JSON lines."""
     text = stdout.strip()
-    try:
-        doc = json.loads(text)
-        return doc if isinstance(doc, list) else [doc]
-    except json.JSONDecodeError:
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    lines = text.splitlines()
+    for start, line in enumerate(lines):
+        if line.startswith(("{", "[")):
+            try:
+                doc = json.loads("\n".join(lines[start:]))
+                return doc if isinstance(doc, list) else [doc]
+            except json.JSONDecodeError:
+                break
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def run_step(name: str, commands: list[list[str]]) -> dict:
