@@ -75,3 +75,23 @@ def config_problems(tmp_path: Path, name: str, body: dict) -> str:
     with pytest.raises(ConfigError) as info:
         load(path)
     return str(info.value)
+
+
+def dbt_build(project: ApiProject, select: str, variables: dict) -> list[tuple]:
+    """`dbt build --select <select>` of this repository on the project's warehouse (raw tables in the project's
+    schema); returns nothing but fails with dbt's output. The staging schema is dropped with the test's."""
+    import json
+
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, DBT_PROFILES_DIR=str(project.tmp), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.pop("DBT_TARGET", None)
+    try:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "dbt"), "build", "--select", select, "--project-dir", str(repo),
+             "--target-path", str(project.tmp / "target"), "--log-path", str(project.tmp / "logs"),
+             "--vars", json.dumps({"rsync_braze_raw_schema": project.schema, **variables})],
+            env=env, capture_output=True, text=True, timeout=600, cwd=project.tmp)
+        assert result.returncode == 0, result.stdout[-3000:]
+        return project.query(f'select * from "{project.schema}_staging"."{select}" order by 1')
+    finally:
+        project.query(f'drop schema if exists "{project.schema}_staging" cascade')

@@ -252,3 +252,21 @@ def test_valid_config_gets_defaults(tmp_path):
     assert (src.table, src.login_url, src.api_version, src.include_deleted, src.overlap_seconds, src.page_size) == (
         "raw_crm_leads", "https://acme.my.salesforce.com", "62.0", True, 300, 2000)
     assert src.fields == ("Id", "SystemModstamp", "IsDeleted", "Email", "Company")
+
+
+@pytest.mark.dbt
+def test_staging_model_normalizes_landed_contacts(api_project, sf):
+    from _api_sources import dbt_build
+
+    kept = sf.put("Contact", {"Email": "  Ann.Smith@Example.COM ", "Phone": "06 12 34 56 78", "FirstName": "ann",
+                              "LastName": "SMITH"})
+    gone = sf.put("Contact", {"Email": "bob@example.com", "LastName": "Martin"})
+    sf.delete("Contact", gone)
+    source(api_project, sf, fields="[Email, Phone, FirstName, LastName, CreatedDate]")
+    api_project.ingest()
+    rows = dbt_build(api_project, "stg_salesforce__contacts", {
+        "rsync_braze_salesforce_enabled": True, "rsync_braze_salesforce_contacts_table": "raw_sf_contacts"})
+    by_id = {r[0]: r for r in rows}
+    assert by_id[kept][1:5] == ("ann.smith@example.com", "+33612345678", "Ann", "Smith")
+    assert by_id[kept][7] == sf.records["Contact"][kept]["CreatedDate"]
+    assert by_id[kept][9] is False and by_id[gone][9] is True

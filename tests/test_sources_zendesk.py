@@ -198,3 +198,20 @@ def test_each_config_problem_names_the_key_and_the_fix(tmp_path, body, where, wo
     message = config_problems(tmp_path, "desk", {"type": "zendesk", **body})
     assert f"sources.desk.{where}: " in message and words in message
     assert "tok-in-yaml-99" not in message
+
+
+@pytest.mark.dbt
+def test_staging_model_normalizes_landed_users(api_project, zd):
+    from _api_sources import dbt_build
+
+    ann = zd.put("users", {"email": " Ann.Smith@Example.COM", "phone": "06 12 34 56 78", "name": "ann smith"})
+    gone = zd.put("users", {"email": "bob@example.com", "name": "Bob"})
+    zd.delete("users", gone)
+    zd.settle()
+    source(api_project, zd)
+    api_project.ingest()
+    rows = dbt_build(api_project, "stg_zendesk__users", {
+        "rsync_braze_zendesk_enabled": True, "rsync_braze_zendesk_users_table": "raw_zd_users"})
+    by_id = {r[0]: r for r in rows}
+    assert by_id[str(ann)][1:6] == ("ann.smith@example.com", "+33612345678", "Ann Smith", None, "end-user")
+    assert by_id[str(ann)][8] is False and by_id[str(gone)][8] is True

@@ -66,6 +66,7 @@ class FakeZendesk(FakeServer):
         self.authorization = "Basic " + base64.b64encode(f"{email}/token:{token}".encode()).decode()
         self.now = EPOCH
         self.items: dict[str, dict[int, dict[str, Any]]] = {r: {} for r in RESOURCES}
+        self.positions: dict[str, dict[int, tuple[int, int]]] = {r: {} for r in RESOURCES}  # id -> (ts, id)
         self._ids = itertools.count(1001)
 
     def advance(self, seconds: float) -> None:
@@ -96,6 +97,7 @@ class FakeZendesk(FakeServer):
             if resource == "tickets":
                 item["generated_timestamp"] = int(self.now.timestamp())
             table[item["id"]] = item
+            self.positions[resource][item["id"]] = self._position(item, resource)
             return item["id"]
 
     def delete(self, resource: str, item_id: int) -> None:
@@ -136,13 +138,11 @@ class FakeZendesk(FakeServer):
                                "description": "start_time or cursor is required"})
         with self.lock:
             horizon = int(self.now.timestamp()) - HIDDEN_SECONDS
-            items = sorted((self._position(i, resource), dict(i)) for i in self.items[resource].values())
-        after = [(p, i) for p, i in items if p > position and p[0] <= horizon]
-        page = after[: int(per_page)]
-        last = page[-1][0] if page else position
-        cursor = encode(last)
-        answer = {resource: [i for _, i in page], "after_cursor": cursor,
-                  "after_url": f"{self.url}/api/v2/incremental/{resource}/cursor.json?cursor={cursor}",
-                  "before_cursor": encode(page[0][0]) if page else None,
-                  "before_url": None, "end_of_stream": len(after) <= len(page)}
-        return answer
+            after = sorted(p for p in self.positions[resource].values() if p > position and p[0] <= horizon)
+            page = after[: int(per_page)]
+            items = [dict(self.items[resource][item_id]) for _, item_id in page]
+        cursor = encode(page[-1] if page else position)
+        return {resource: items, "after_cursor": cursor,
+                "after_url": f"{self.url}/api/v2/incremental/{resource}/cursor.json?cursor={cursor}",
+                "before_cursor": encode(page[0]) if page else None,
+                "before_url": None, "end_of_stream": len(after) <= len(page)}
