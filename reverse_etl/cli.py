@@ -231,7 +231,8 @@ def run_command(syncs, selectors, full_refresh, dry_run, ignore_dbt_results, as_
     \b
     Exit codes: 0 ok; 2 configuration; 3 warehouse; 4 rows not delivered (sent again next run);
     5 sync already running; 6 rejected rows over the sync's max_rejected_share;
-    7 a sync skipped because dbt's last run failed on its model or a test of it.
+    7 a sync skipped because dbt's last run failed on its model or a test of it; 130 stopped by SIGTERM
+    (the requests in flight finish and are committed first) or interrupted.
     \b
     Examples:
       dbt build && rsync-braze run
@@ -240,9 +241,16 @@ def run_command(syncs, selectors, full_refresh, dry_run, ignore_dbt_results, as_
     """
     from .selection import dbt_blockers
 
+    from .engine import stop_on_sigterm
+
     engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
+    engine.stop = stop_on_sigterm()
     worst = 0
     for sync in _selected(engine, syncs, selectors):
+        if engine.stop.is_set():
+            click.echo(f"{sync.name}: not started (SIGTERM)", err=True)
+            worst = max(worst, 130)
+            continue
         blockers = [] if ignore_dbt_results else dbt_blockers(sync, engine.project_dir)
         if blockers:
             click.echo(f"{sync.name}: skipped, dbt's last run failed on its model: {'; '.join(blockers[:5])}. "
@@ -253,7 +261,8 @@ def run_command(syncs, selectors, full_refresh, dry_run, ignore_dbt_results, as_
             continue
         result = engine.plan(sync, full_refresh) if dry_run else engine.run(sync, full_refresh)
         _print_result(result, as_json)
-        worst = max(worst, {"partial": 4, "failed": 4, "rejected_over_threshold": 6}.get(result.status, 0))
+        codes = {"partial": 4, "failed": 4, "rejected_over_threshold": 6, "stopped": 130}
+        worst = max(worst, codes.get(result.status, 0))
     sys.exit(worst)
 
 

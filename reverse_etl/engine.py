@@ -13,6 +13,8 @@ One run of one sync:
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -67,14 +69,28 @@ class Engine:
     """Runs and plans the syncs of a manifest against one warehouse target."""
 
     def __init__(self, manifest: Manifest, target: ConnectionSpec, project_dir: Path,
-                 client_factory: Callable[[Destination, dict], BrazeClient] | None = None):
+                 client_factory: Callable[[Destination, dict], BrazeClient] | None = None,
+                 stop: threading.Event | None = None):
+        """``stop``: once set (SIGTERM), a run hands no more rows to the client, lets the requests in flight
+        finish, commits what Braze acknowledged and ends with status ``stopped``; the next run sends the rest."""
         self.manifest = manifest
+        self.stop = stop
         self.target = target
         self.project_dir = project_dir
         self.dbt = DbtManifest(project_dir)
         self.client_factory = client_factory or (lambda dest, schema: BrazeClient(dest, schema=schema))
 
     # ------------------------------------------------------------------------------------------ helpers
+    def _stopping(self, result: SyncResult) -> bool:
+        """True once a stop was asked for (checked before each row is handed over)."""
+        if self.stop is not None and self.stop.is_set():
+            if result.status != "stopped":
+                log.info("sync %s: stop requested: no more rows handed over; finishing the requests in flight",
+                         result.sync)
+            result.status = "stopped"
+            return True
+        return False
+
     def _relation(self, sync: SyncConfig):
         return self.dbt.relation(sync.model) if sync.model else parse_relation(sync.relation)
 
@@ -307,14 +323,17 @@ class Engine:
                 removed = self._deliver(sync, self._diff(read_conn, spec, full_refresh or sync.mode == "full", counts),
                                         client, recorder, full=full_refresh or sync.mode == "full", held=held)
                 read_conn.rollback()
-                self._delete(sync, removed, client, recorder)
+                if result.status != "stopped":
+                    self._delete(sync, removed, client, recorder)
             recorder.count("unchanged", counts.get("unchanged", 0))
             recorder.count("requests", client.stats.requests)
             recorder.flush()
             failed = result.counts.get("failed", 0)
             rejected = result.counts.get("rejected", 0) + result.counts.get("invalid", 0)
             total = sum(counts.values()) or 1
-            if failed:
+            if result.status == "stopped":
+                result.error = "stopped before the end (SIGTERM): what Braze acknowledged is committed; the next run sends the rest"
+            elif failed:
                 result.status = "partial"
                 result.error = f"{failed} row(s) not delivered; the next run sends them again"
             elif rejected / total > sync.max_rejected_share:
@@ -378,6 +397,8 @@ class Engine:
 
         def rows() -> Iterator[TrackRow]:
             for row in diff:
+                if self._stopping(recorder.result):
+                    return
                 id_, action, reason, row_hash, new_hashes = row[:5]
                 if action == "invalid":
                     recorder.reject(id_, None, reason, invalid=True)
@@ -440,6 +461,8 @@ class Engine:
         def rows() -> Iterator[TrackRow]:
             chunk: list[TrackRow] = []
             for row in ledger.stream(conn, query):
+                if self._stopping(recorder.result):
+                    return  # the rows of `chunk` were never marked sending: the next run sends them, unflagged
                 counts["new"] = counts.get("new", 0) + 1
                 if row[0] is not None:
                     recorder.reject(row[2], None, row[0], invalid=True)
@@ -476,6 +499,24 @@ class Engine:
                 recorder.reject(outcome.key, None, outcome.reason or "rejected")
             else:
                 recorder.count("failed")
+
+
+def stop_on_sigterm() -> threading.Event:
+    """An event set by the first SIGTERM (what orchestrators send to stop a task): give it to :class:`Engine`
+    so the run in progress ends cleanly. A second SIGTERM interrupts at once, like Ctrl-C (state is committed
+    batch by batch either way). Outside the main thread, signals cannot be caught: the event is never set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return stop
+
+    def handler(signum, _frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("SIGTERM: finishing the requests in flight, then stopping (send it again to stop at once)")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    return stop
 
 
 def select_syncs(manifest: Manifest, names: tuple[str, ...]) -> list[SyncConfig]:

@@ -12,8 +12,9 @@ Policies:
   its latest scheduled time runs once, however many times were missed. Likewise, a run that outlasts its
   interval is followed by at most one run. A sync that never ran waits for its next scheduled time.
 - **dbt gating** as ``run``: a sync whose model or a test on it failed in dbt's last run is skipped.
-- **Shutdown** on SIGTERM/SIGINT: no new runs start; runs in flight finish and commit their state; then the
-  process exits 0. A second signal exits at once (state is committed batch by batch: the next run resends
+- **Shutdown** on SIGTERM/SIGINT: no new runs start; runs in flight hand no more rows to Braze, finish the
+  requests already sent, commit what Braze acknowledged and end ``stopped`` (the next run sends the rest); then
+  the process exits 0. A second signal exits at once (state is committed batch by batch: the next run resends
   only what was in flight).
 - **Status file** (JSON, rewritten atomically on every change): state, pid, and per sync its schedule, next
   run time, whether it runs, and its last run (trigger, status, counts, duration, error).
@@ -126,7 +127,7 @@ class Scheduler:
         if self.signals > 1 and signum is not None:
             log.warning("second signal: exiting now; runs in flight resume from their last committed batch")
             os._exit(130)
-        log.info("stopping: waiting for runs in flight to finish and commit")
+        log.info("stopping: runs in flight finish their requests in flight and commit")
         self.stop.set()
         self.wake.set()
 
@@ -234,7 +235,7 @@ class Scheduler:
                 record.update(status="skipped", error="dbt's last run failed on its model: " + "; ".join(blockers[:5]))
             else:
                 # A fresh engine per run: it re-reads target/manifest.json, which dbt rewrites between runs.
-                result = Engine(self.manifest, self.target, self.project_dir).run(sync)
+                result = Engine(self.manifest, self.target, self.project_dir, stop=self.stop).run(sync)
                 record.update(run_id=result.run_id, status=result.status, counts=result.counts, error=result.error)
         except SyncLocked:
             record.update(status="skipped", error="another rsync-braze is running this sync")

@@ -228,12 +228,17 @@ def test_realtime_sync_runs_within_5s_of_notify_once_per_burst(project, serve):
     print(f"NOTIFY -> run start: {delay:.2f}s")
 
 
+def _profiles(emulator) -> set[str]:
+    answer = requests.get(f"{emulator.url}/_emulator/profiles", timeout=10).json()["profiles"]
+    return {p["external_id"] for p in answer}
+
+
 @pytest.mark.db
 @pytest.mark.slow
-def test_sigterm_lets_the_run_in_flight_finish_and_commit(project, serve, emulator):
+def test_sigterm_stops_the_run_after_its_requests_in_flight_and_commits_them(project, serve, emulator):
     project.insert("users", 40)
     project.manifest(users="schedule: realtime", dest="objects_per_request: 5\nworkers: 1")
-    requests.post(f"{emulator.url}/_emulator/faults", json={"latency_ms": 600}, timeout=5)  # ~5 s run
+    requests.post(f"{emulator.url}/_emulator/faults", json={"latency_ms": 600}, timeout=5)  # 8 requests: ~5 s
     server = serve(project)
     server.wait_for(lambda s: s["syncs"]["users"]["running"] and project.runs(), what="a run in flight")
     sent_at = time.monotonic()
@@ -241,13 +246,43 @@ def test_sigterm_lets_the_run_in_flight_finish_and_commit(project, serve, emulat
     assert server.proc.wait(60) == 0, server.stderr()[-3000:]
     took = time.monotonic() - sent_at
     runs = project.runs()
-    assert [(r[0], r[1], r[2]) for r in runs] == [("users", "success", 40)], "finished, committed, nothing new"
-    snapshot = project.execute("select count(*) from {st}.snapshot__users where status = 'delivered'")[0][0]
-    assert snapshot == 40
+    assert [(r[0], r[1]) for r in runs] == [("users", "stopped")], runs
+    created = runs[0][2]
+    assert 0 < created < 40, "the run stopped before its end, after the requests already sent"
+    snapshot = project.execute("select id from {st}.snapshot__users where status = 'delivered'")
+    assert {r[0] for r in snapshot} == _profiles(emulator), "what Braze applied is exactly what was committed"
+    assert len(snapshot) == created
     status = server.status()
-    assert status["state"] == "stopped" and status["syncs"]["users"]["last_run"]["status"] == "success"
-    assert "stopping" in server.stderr()
-    print(f"SIGTERM -> exit: {took:.1f}s (run in flight finished)")
+    assert status["state"] == "stopped" and status["syncs"]["users"]["last_run"]["status"] == "stopped"
+    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    rest = subprocess.run(project.cli("run", "users", "--json"), env=project.env(), capture_output=True, text=True,
+                          timeout=120)
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    assert json.loads(rest.stdout)["counts"]["created"] == 40 - created, "the next run sends the rest"
+    assert len(_profiles(emulator)) == 40
+    print(f"SIGTERM -> exit: {took:.1f}s, {created} of 40 rows delivered and committed")
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_sigterm_to_run_ends_it_with_130_after_committing_what_braze_acknowledged(project, emulator):
+    project.insert("users", 40)
+    project.manifest(dest="objects_per_request: 5\nworkers: 1")
+    requests.post(f"{emulator.url}/_emulator/faults", json={"latency_ms": 600}, timeout=5)
+    proc = subprocess.Popen(project.cli("run", "users", "vips", "--json"), env=project.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _profiles(emulator) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "vips: not started (SIGTERM)" in err
+    result = json.loads(out.splitlines()[0])
+    assert result["status"] == "stopped" and 0 < result["counts"]["created"] < 40
+    snapshot = project.execute("select id from {st}.snapshot__users where status = 'delivered'")
+    assert {r[0] for r in snapshot} == _profiles(emulator)
 
 
 class Shop:
