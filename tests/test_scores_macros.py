@@ -84,6 +84,8 @@ def test_segment_mapping_covers_every_score_pair():
          "person_order_metrics(is_refund): refunds='net' needs is_refund"),
         ("{{ rsync_braze.person_order_metrics('t', currency='currency') }}",
          "person_order_metrics(currency): say how to handle currencies: target_currency='EUR'"),
+        ("{{ rsync_braze.person_order_metrics('t', refunded_order_id='original_id') }}",
+         "person_order_metrics(is_refund): refunded_order_id needs is_refund"),
         ("{{ rsync_braze.rfm_scores('t', buckets=1) }}", "rfm_scores(buckets): must be an integer from 2 to 100; got 1"),
         ("{{ rsync_braze.churn_risk('t', min_orders='3') }}", "churn_risk(min_orders): must be an integer from 2"),
         ("{{ rsync_braze.latest_consent('t', channels='email') }}", "latest_consent(channels): must be a non-empty list"),

@@ -1,12 +1,13 @@
-{% macro person_order_metrics(relation, person_column='person_id', order_id='order_id', amount='amount', ordered_at='ordered_at', is_refund=none, refunds='exclude', currency=none, target_currency=none, rates=none, rate_currency='currency', rate_column='rate', channel=none, store=none, category=none, product=none, as_of=none) %}
-    {{ return(adapter.dispatch('person_order_metrics', 'rsync_braze')(relation, person_column, order_id, amount, ordered_at, is_refund, refunds, currency, target_currency, rates, rate_currency, rate_column, channel, store, category, product, as_of)) }}
+{% macro person_order_metrics(relation, person_column='person_id', order_id='order_id', amount='amount', ordered_at='ordered_at', is_refund=none, refunds='exclude', currency=none, target_currency=none, rates=none, rate_currency='currency', rate_column='rate', channel=none, store=none, category=none, product=none, as_of=none, refunded_order_id=none) %}
+    {{ return(adapter.dispatch('person_order_metrics', 'rsync_braze')(relation, person_column, order_id, amount, ordered_at, is_refund, refunds, currency, target_currency, rates, rate_currency, rate_column, channel, store, category, product, as_of, refunded_order_id)) }}
 {% endmacro %}
 
 {#- A select statement: one row per person of `relation` (orders, or order lines: counts are of distinct
     order ids) with order_count, refund_count, revenue, average_basket, first_order_at, last_order_at,
     days_since_last_order, distinct_product_count, preferred_channel, favourite_store, favourite_category.
+    With refunds='exclude' and refunded_order_id, an order named by a refund row is left out like the refund.
     Formulas and tie rules: docs/scores.md. -#}
-{% macro default__person_order_metrics(relation, person_column, order_id, amount, ordered_at, is_refund, refunds, currency, target_currency, rates, rate_currency, rate_column, channel, store, category, product, as_of) %}
+{% macro default__person_order_metrics(relation, person_column, order_id, amount, ordered_at, is_refund, refunds, currency, target_currency, rates, rate_currency, rate_column, channel, store, category, product, as_of, refunded_order_id=none) %}
     {%- set name = 'person_order_metrics' -%}
     {{- rsync_braze._check_relation(name, relation) -}}
     {{- rsync_braze._check_metric_args(name, {'person_column': person_column, 'order_id': order_id, 'amount': amount, 'ordered_at': ordered_at}) -}}
@@ -25,8 +26,19 @@
     {%- if rates is not none and target_currency is none -%}
         {{ exceptions.raise_compiler_error(name ~ "(target_currency): rates convert into one currency: name it, e.g. target_currency='EUR'") }}
     {%- endif -%}
+    {%- if refunded_order_id is not none -%}
+        {{- rsync_braze._check_metric_args(name, {'refunded_order_id': refunded_order_id}) -}}
+        {%- if is_refund is none -%}
+            {{ exceptions.raise_compiler_error(name ~ "(is_refund): refunded_order_id needs is_refund, the boolean column marking the refund rows that name an order") }}
+        {%- endif -%}
+    {%- endif -%}
     {%- set refund_expr = 'coalesce(' ~ is_refund ~ ', false)' if is_refund is not none else 'false' -%}
+    {#- Only 'exclude' leaves refunded orders out: 'net' already subtracts the refund, 'include' counts it. #}
+    {%- set leave_out_refunded = refunds == 'exclude' and refunded_order_id is not none -%}
     {%- set counted = 'true' if refunds == 'include' else 'not _is_refund' -%}
+    {%- if leave_out_refunded -%}
+        {%- set counted = counted ~ ' and _pom_refunded._order_id is null' -%}
+    {%- endif -%}
     {%- set favourites = {'preferred_channel': channel, 'favourite_store': store, 'favourite_category': category} -%}
 
 with
@@ -76,12 +88,29 @@ _pom_converted as (
 ),
 {%- endif %}
 
+{%- if leave_out_refunded %}
+
+{#- Orders named by a refund row, in full or in part. Read from every refund row, those without a person or in
+    a currency without a rate included: the money went back all the same. #}
+_pom_refunded as (
+
+    select distinct cast({{ refunded_order_id }} as varchar) as _order_id
+    from {{ relation }}
+    where {{ refund_expr }}
+        and {{ refunded_order_id }} is not null
+
+),
+{%- endif %}
+
 _pom_rows as (
 
     select
-        *,
+        _pom_counted.*,
         {{ counted }} as _is_counted
-    from {{ '_pom_converted' if rates is not none else '_pom_source' }}
+    from {{ '_pom_converted' if rates is not none else '_pom_source' }} as _pom_counted
+    {%- if leave_out_refunded %}
+    left join _pom_refunded on _pom_refunded._order_id = cast(_pom_counted._order_id as varchar)
+    {%- endif %}
 
 ),
 
@@ -117,7 +146,7 @@ _pom_totals as (
         count(distinct case when _is_counted then _order_id end) as order_count,
         count(distinct case when _is_refund then _order_id end) as refund_count,
         {%- if refunds == 'exclude' %}
-        coalesce(sum(case when not _is_refund then _amount end), 0) as _revenue,
+        coalesce(sum(case when _is_counted then _amount end), 0) as _revenue,
         {%- elif refunds == 'net' %}
         coalesce(sum(case when _is_refund then -abs(_amount) else _amount end), 0) as _revenue,
         {%- else %}

@@ -7,11 +7,13 @@ from math import log
 from . import messy
 from .context import Context, amount, nul
 from .ids import DAY
-from .person import Person
+from .person import Person, rng
 from .pools import CATEGORIES, PRODUCT_PRICES
 
 _CURRENCY = {"FR": "EUR", "BE": "EUR", "DE": "EUR", "CH": "CHF", "GB": "GBP", "US": "USD"}
 _N_PRODUCTS = len(PRODUCT_PRICES)
+# Stream of randomness of the original receipt a till refund names (see person.rng).
+STREAM_POS_REFUNDS = 4
 # The constant part of a line, per product: product id, category; and its unit price as text.
 _PRODUCT_TEXT = tuple(f"\tP{i:04d}\t{CATEGORIES[i % len(CATEGORIES)]}\t" for i in range(_N_PRODUCTS))
 _PRICE_TEXT = tuple(f"\t{amount(price)}\n" for price in PRODUCT_PRICES)
@@ -22,8 +24,9 @@ def count(r, mean: float) -> int:
     return int(-log(1.0 - r()) * mean + 0.5)
 
 
-def _lines(out_append, record_id: str, r, sign: int) -> int:
-    """Append 1-4 product lines for an order or receipt; returns the total in cents."""
+def _lines(out_append, record_id: str, r, sign: int, items: list | None = None) -> int:
+    """Append 1-4 product lines for an order or receipt (and their (product, quantity) to ``items``);
+    returns the total in cents."""
     total = 0
     for n in range(1, 2 + int(r() * r() * 4)):
         product = int(r() * _N_PRODUCTS)
@@ -31,7 +34,30 @@ def _lines(out_append, record_id: str, r, sign: int) -> int:
         quantity = 1 if r() < 0.8 else 2 + int(r() * 2)
         total += quantity * price
         out_append(f"{record_id}\t{n}{_PRODUCT_TEXT[product]}{sign * quantity}{_PRICE_TEXT[product]}")
+        if items is not None:
+            items.append((product, quantity))
     return total * sign
+
+
+def _refund_of(at: int, sales: list, r) -> tuple | None:
+    """The earlier sale (transaction id, time, items) a refund receipt at ``at`` names, or None: the person's
+    latest sale of this batch dated before it, named on 85% of refunds (the rest come without the receipt)."""
+    earlier = [sale for sale in sales if sale[1] < at]
+    if not earlier or r() >= 0.85:
+        return None
+    return max(earlier, key=lambda sale: sale[1])
+
+
+def _refund_lines(out_append, tx_id: str, items: list, r) -> int:
+    """Lines of a refund of ``items`` (product, quantity): all of them, or one on a partial refund (30%);
+    quantities negative. Returns the total in cents (negative)."""
+    if len(items) > 1 and r() < 0.3:
+        items = [items[int(r() * len(items))]]
+    total = 0
+    for n, (product, quantity) in enumerate(items, 1):
+        total -= quantity * PRODUCT_PRICES[product]
+        out_append(f"{tx_id}\t{n}{_PRODUCT_TEXT[product]}{-quantity}{_PRICE_TEXT[product]}")
+    return total
 
 
 def eshop_accounts(ctx: Context, p: Person, r, created: int, end: int) -> list[str]:
@@ -96,6 +122,7 @@ def pos_transactions(ctx: Context, p: Person, r, n: int, start: int, end: int, l
     """``n`` till receipts: loyalty card on most, a phone on some, the store's own phone on a few."""
     out, clock, ids, stores = ctx.out, ctx.clock, ctx.ids, ctx.stores
     home = int(r() * len(stores))
+    sales: list[tuple[str, int, list]] = []  # (transaction id, time, items) of this batch, for refunds to name
     for k in range(n):
         tx_id = ids.transaction_id(ctx.day, p.person_id, k)
         store_id, store_phone, currency = stores[home if r() < 0.85 else int(r() * len(stores))]
@@ -112,7 +139,19 @@ def pos_transactions(ctx: Context, p: Person, r, n: int, start: int, end: int, l
         else:
             at = start + int(r() * (end - start))
         refund = r() < 0.03
-        total = _lines(out.pos_transaction_lines.append, tx_id, r, -1 if refund else 1)
+        original = None
+        if refund:
+            # A stream of its own, so every other value stays what it was before refunds named their sale.
+            side = rng(ctx.seed, STREAM_POS_REFUNDS, ctx.day, p.person_id * 1000 + k).random
+            original = _refund_of(at, sales, side)
+        if original:
+            _lines([].append, tx_id, r, -1)  # the draws of an unlinked refund, so later receipts do not change
+            total = _refund_lines(out.pos_transaction_lines.append, tx_id, original[2], side)
+        else:
+            items: list = []
+            total = _lines(out.pos_transaction_lines.append, tx_id, r, -1 if refund else 1, items)
+            if not refund:
+                sales.append((tx_id, at, items))
         out.pos_transactions.append(f"{tx_id}\t{store_id}\t{nul(card)}\t{nul(phone)}\t{clock.ts(at)}\t{currency}\t"
-                                    f"{amount(total)}\t{'t' if refund else 'f'}\n")
+                                    f"{amount(total)}\t{'t' if refund else 'f'}\t{nul(original and original[0])}\n")
         out.record_persons.append(f"pos\t{tx_id}\t{p.person_id}\n")

@@ -33,7 +33,7 @@ RAW: dict[str, tuple[tuple[str, str], ...]] = {
     "pos_transactions": (
         ("transaction_id", "text"), ("store_id", "text"), ("loyalty_card", "text"), ("phone", "text"),
         ("transacted_at", "timestamptz"), ("currency", "text"), ("total_amount", "numeric(12,2)"),
-        ("is_refund", "boolean"),
+        ("is_refund", "boolean"), ("original_transaction_id", "text"),
     ),
     "pos_transaction_lines": (
         ("transaction_id", "text"), ("line_number", "int"), ("product_id", "text"), ("category", "text"),

@@ -1,13 +1,18 @@
 {#- person_order_metrics on order lines in three modes, unpivoted to one row per (variant, person, metric)
     and fully joined with the expected values: a missing or extra person or metric fails too.
     exclude_rates: refunds left out, GBP and USD converted to EUR, CHF (no rate) left out;
-    net_eur: refunds subtracted, only EUR rows; include_rates: refunds counted as orders. -#}
+    net_eur: refunds subtracted, only EUR rows; include_rates: refunds counted as orders;
+    on till refunds naming their sale: exclude_linked (refunded_order_id given: the named sales are left out),
+    exclude_unlinked (the same rows without it, as before), net_linked (net ignores the link). -#}
 {%- set as_of = "cast('2026-01-31 00:00:00' as timestamp)" -%}
 {%- set common = {'amount': 'line_amount', 'is_refund': 'is_refund', 'currency': 'currency', 'target_currency': 'EUR', 'channel': 'channel', 'store': 'store_id', 'category': 'category', 'product': 'product_id', 'as_of': as_of} -%}
 {%- set variants = {
     'exclude_rates': {'refunds': 'exclude', 'rates': ref('data_currency_rates')},
     'net_eur': {'refunds': 'net', 'rates': none},
     'include_rates': {'refunds': 'include', 'rates': ref('data_currency_rates')},
+    'exclude_linked': {'refunds': 'exclude', 'rates': ref('data_currency_rates'), 'relation': 'refund_lines', 'refunded_order_id': 'refunded_order_id'},
+    'exclude_unlinked': {'refunds': 'exclude', 'rates': ref('data_currency_rates'), 'relation': 'refund_lines'},
+    'net_linked': {'refunds': 'net', 'rates': ref('data_currency_rates'), 'relation': 'refund_lines', 'refunded_order_id': 'refunded_order_id'},
 } -%}
 {%- set metrics = {
     'order_count': 'cast(order_count as varchar)',
@@ -31,10 +36,18 @@ order_lines as (
 
 ),
 
+{#- Till refunds that name the sale they refund (refunded_order_id). #}
+refund_lines as (
+
+    select * from {{ ref('data_person_order_metrics_refunds') }}
+
+),
+
 {% for variant, options in variants.items() %}
 {{ variant }} as (
 
-    {{ rsync_braze.person_order_metrics('order_lines', refunds=options.refunds, rates=options.rates, **common) }}
+    {{ rsync_braze.person_order_metrics(options.get('relation', 'order_lines'), refunds=options.refunds, rates=options.rates,
+        refunded_order_id=options.get('refunded_order_id'), **common) }}
 
 ),
 {% endfor %}

@@ -16,12 +16,7 @@ orders as (
     select * from {{ ref('int_orders_unioned') }}
     {%- if is_incremental() %}
     {#- The orders this run (re)loaded: their updated_at is at or after the lines' watermark per channel. #}
-    where (channel = 'eshop' and updated_at >= (select max(updated_at) from {{ this }} where channel = 'eshop'))
-        or (channel = 'pos' and ordered_at >= (
-            select {{ dbt.dateadd('day', -var('rsync_braze_orders_lookback_days', 14), 'max(ordered_at)') }}
-            from {{ this }}
-            where channel = 'pos'
-        ))
+    where {{ rsync_braze._orders_changed_since(this) }}
     {%- endif %}
 
 ),

@@ -20,7 +20,7 @@ eshop_orders as (
 
     select * from {{ ref('stg_eshop__orders') }}
     {%- if is_incremental() %}
-    where updated_at >= (select max(updated_at) from {{ this }} where channel = 'eshop')
+    where updated_at >= {{ rsync_braze._incremental_watermark(this, 'updated_at', 'eshop') }}
     {%- endif %}
 
 ),
@@ -29,11 +29,7 @@ pos_receipts as (
 
     select * from {{ ref('stg_pos__transactions') }}
     {%- if is_incremental() %}
-    where transacted_at >= (
-        select {{ dbt.dateadd('day', -var('rsync_braze_orders_lookback_days', 14), 'max(ordered_at)') }}
-        from {{ this }}
-        where channel = 'pos'
-    )
+    where transacted_at >= {{ rsync_braze._incremental_watermark(this, 'ordered_at', 'pos', var('rsync_braze_orders_lookback_days', 14)) }}
     {%- endif %}
 
 ),

@@ -2,22 +2,62 @@
     order and till sale that was not cancelled, at its order time), order_refunded (a refund receipt, or an
     e-shop order marked refunded, at the refund's time) and the web events of identified visitors except
     page views (one per page would cost a data point each for little targeting value). external_id is the
-    person id of braze_users; amounts are in the order's own currency. -#}
+    person id of braze_users; amounts are in the order's own currency.
+
+    Incremental (docs/scores.md, "Incremental models"): a run builds again only the events of
+      - the orders that may have changed (e-shop orders updated since the latest order_updated_at here, till
+        receipts within var('rsync_braze_orders_lookback_days') of the latest one here: the rule of
+        int_orders_unioned),
+      - the identity-graph nodes and web events whose person changed since the last build (a merge or a
+        split, a person who became a user or stopped being one, a browser identified): int_event_person_keys
+        compared with braze_events__person_keys, the copy the post-hook keeps of it.
+    Rows of those orders and events that are no longer events (a cancelled order, a person no longer synced)
+    are sent as tombstones (external_id NULL): delete+insert removes the old row, the post-hook the tombstone. -#}
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} where external_id is null",
+        "{{ rsync_braze.snapshot_person_keys(ref('int_event_person_keys'), ['node', 'web']) }}",
+    ],
+) }}
+
+{%- set previous_keys = rsync_braze._previous_person_keys(this) if is_incremental() else none %}
+{#- Without the snapshot (dropped by hand) every event is built again and every old row compared. #}
+{%- set read_changes_only = is_incremental() and previous_keys is not none %}
 
 with
 
-{#- Only persons synced as users (braze_users): an event must not create a profile of its own in Braze. #}
-users as (
+person_keys as (
 
-    select person_id from {{ ref('int_customer_golden_records') }}
+    select * from {{ ref('int_event_person_keys') }}
+
+),
+{%- if read_changes_only %}
+
+changed_nodes as (
+
+    {{ rsync_braze._changed_person_keys('person_keys', previous_keys, 'node') | indent(4) }}
 
 ),
 
+changed_web_events as (
+
+    {{ rsync_braze._changed_person_keys('person_keys', previous_keys, 'web') | indent(4) }}
+
+),
+{%- endif %}
+
 orders as (
 
-    select * from {{ ref('int_orders_persons') }}
-    where order_status <> 'cancelled'
-        and person_id in (select person_id from users)
+    select * from {{ ref('int_orders_unioned') }}
+    {%- if read_changes_only %}
+    where {{ rsync_braze._orders_changed_since(this, 'order_updated_at', 'order_updated_at') }}
+        or person_key in (select person_key from changed_nodes)
+    {%- endif %}
 
 ),
 
@@ -25,7 +65,36 @@ web_events as (
 
     select * from {{ ref('int_web_events_persons') }}
     where event_type <> 'page_view'
-        and person_id in (select person_id from users)
+    {%- if read_changes_only %}
+        and event_id in (select person_key from changed_web_events)
+    {%- endif %}
+
+),
+
+{#- The person of each order and web event from person_keys: only persons synced as users (braze_users), so an
+    event never creates a profile of its own in Braze. #}
+owned_orders as (
+
+    select
+        nodes.person_id,
+        orders.*
+    from orders
+    inner join person_keys as nodes
+        on nodes.key_type = 'node'
+        and nodes.person_key = orders.person_key
+    where orders.order_status <> 'cancelled'
+
+),
+
+owned_web_events as (
+
+    select
+        attached.person_id as attached_person_id,
+        web_events.*
+    from web_events
+    inner join person_keys as attached
+        on attached.key_type = 'web'
+        and attached.person_key = web_events.event_id
 
 ),
 
@@ -41,8 +110,9 @@ order_events as (
         cast(amount as double precision) as amount,
         currency,
         store_id,
-        cast(null as varchar) as product_id
-    from orders
+        cast(null as varchar) as product_id,
+        updated_at as order_updated_at
+    from owned_orders
     where channel = 'eshop' or not is_refund
 
     union all
@@ -58,8 +128,9 @@ order_events as (
         cast(abs(amount) as double precision) as amount,
         currency,
         store_id,
-        cast(null as varchar) as product_id
-    from orders
+        cast(null as varchar) as product_id,
+        updated_at as order_updated_at
+    from owned_orders
     where is_refund
 
 ),
@@ -68,7 +139,7 @@ site_events as (
 
     select
         'web:' || event_id as event_id,
-        person_id as external_id,
+        attached_person_id as external_id,
         event_type as event_name,
         occurred_at,
         cast(null as varchar) as order_id,
@@ -76,16 +147,56 @@ site_events as (
         cast(null as double precision) as amount,
         cast(null as varchar) as currency,
         cast(null as varchar) as store_id,
-        properties ->> 'product_id' as product_id
-    from web_events
+        properties ->> 'product_id' as product_id,
+        cast(null as timestamp with time zone) as order_updated_at
+    from owned_web_events
 
 ),
 
-final as (
+events as (
 
     select * from order_events
     union all
     select * from site_events
+
+),
+{%- if is_incremental() %}
+
+{#- Rows built before for the orders and web events read again that this run does not build again. #}
+tombstones as (
+
+    select
+        previous.event_id,
+        cast(null as varchar) as external_id,
+        previous.event_name,
+        previous.occurred_at,
+        previous.order_id,
+        previous.channel,
+        previous.amount,
+        previous.currency,
+        previous.store_id,
+        previous.product_id,
+        previous.order_updated_at
+    from {{ this }} as previous
+    left join events on events.event_id = previous.event_id
+    where events.event_id is null
+    {%- if read_changes_only %}
+        and (
+            previous.order_id in (select order_id from orders)
+            or previous.event_id in (select 'web:' || person_key from changed_web_events)
+        )
+    {%- endif %}
+
+),
+{%- endif %}
+
+final as (
+
+    select * from events
+    {%- if is_incremental() %}
+    union all
+    select * from tombstones
+    {%- endif %}
 
 )
 

@@ -16,7 +16,9 @@ renamed as (
         transacted_at,
         upper(trim(currency)) as currency,
         cast(total_amount as numeric(12, 2)) as total_amount,
-        coalesce(is_refund, false) as is_refund
+        coalesce(is_refund, false) as is_refund,
+        {#- The sale a refund receipt refunds, when the till scanned its receipt (NULL otherwise). #}
+        case when is_refund then nullif(trim(original_transaction_id), '') end as original_transaction_id
 
     from source
 
