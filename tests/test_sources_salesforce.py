@@ -270,3 +270,44 @@ def test_staging_model_normalizes_landed_contacts(api_project, sf):
     assert by_id[kept][1:5] == ("ann.smith@example.com", "+33612345678", "Ann", "Smith")
     assert by_id[kept][7] == sf.records["Contact"][kept]["CreatedDate"]
     assert by_id[kept][9] is False and by_id[gone][9] is True
+
+
+def test_token_answer_naming_a_clear_text_instance_is_refused(api_project, sf):
+    contacts(sf, 1)
+    source(api_project, sf)
+    sf.instance_url = "http://instance.example.com"
+    with pytest.raises(ApiError, match=r"non-HTTPS instance_url \(instance.example.com\); check "
+                                       r"sources.sf_contacts.login_url"):
+        api_project.ingest()
+    assert not [p for _, p in sf.requests if p.startswith("/services/data")]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_values = st.none() | st.booleans() | st.integers(-5, 5000) | st.text(max_size=10) | st.lists(st.text(max_size=6)) \
+    | st.sampled_from(["salesforce", "zendesk", "Contact", "users", "tickets", "https://a.my.salesforce.com",
+                       "http://127.0.0.1:1", "ftp://x", "refresh_token", "password", "2026-01-01T00:00:00Z", "A_ENV",
+                       "a@b.c", "62.0"])
+_keys = st.sampled_from(["type", "object", "fields", "login_url", "auth", "client_id_env", "client_secret_env",
+                         "refresh_token_env", "username", "password_env", "api_version", "include_deleted",
+                         "overlap_seconds", "start", "page_size", "resource", "url", "email", "api_token_env",
+                         "per_page", "max_retries", "backoff_max_seconds", "timeout", "client_secret", "api_token"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=10))
+def test_any_api_source_mapping_gives_a_config_or_problems_never_a_crash(body):
+    from reverse_etl.sources.config import parse_sources
+
+    class Problems:
+        def __init__(self):
+            self.items: list[str] = []
+
+        def add(self, where, message):
+            self.items.append(f"{where}: {message}")
+
+    problems = Problems()
+    parsed = parse_sources({"s": body}, problems)
+    assert bool(parsed) != bool(problems.items)  # a config, or the reasons why not
+    assert all(p.startswith("sources.s") for p in problems.items)

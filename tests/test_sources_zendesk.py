@@ -215,3 +215,24 @@ def test_staging_model_normalizes_landed_users(api_project, zd):
     by_id = {r[0]: r for r in rows}
     assert by_id[str(ann)][1:6] == ("ann.smith@example.com", "+33612345678", "Ann Smith", None, "end-user")
     assert by_id[str(ann)][8] is False and by_id[str(gone)][8] is True
+
+
+def test_demo_fakes_serve_people_both_sources_land(api_project):
+    """`python -m reverse_etl.sources.fakes` prints a working sources: snippet; half its people are in both."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "reverse_etl.sources.fakes", "--salesforce-port", "0",
+                             "--zendesk-port", "0", "--people", "10"], stdout=subprocess.PIPE, text=True)
+    try:
+        export, _, *entries = [proc.stdout.readline() for _ in range(4)]
+        env = dict(item.split("=", 1) for item in export.split()[2:])
+        api_project.manifest("".join(e.rstrip().removesuffix("}") + f", schema: {api_project.schema}}}\n"
+                                     for e in entries))
+        done = api_project.cli("--json", env=env)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert done.returncode == 0, done.stderr
+    assert api_project.query("select count(*) from {s}.raw_salesforce_contacts c join {s}.raw_zendesk_users u "
+                             "on lower(u.payload->>'email') = lower(c.payload->>'Email')") == [(5,)]

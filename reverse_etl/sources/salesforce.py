@@ -24,9 +24,11 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
+from ..braze.destination import is_loopback
 from . import store
 from .api_config import SalesforceSourceConfig
 from .config import read_env
@@ -87,8 +89,13 @@ class Client:
             raise failure(response, self.who, f"Salesforce refused the {s.auth} login at {s.login_url}: check "
                                               f"{', '.join(names)} and that the connected app allows this flow.")
         body = response.json()
+        instance = urlsplit(body.get("instance_url") or s.login_url)
+        if instance.scheme != "https" and not is_loopback(instance.hostname or ""):
+            # The token goes wherever instance_url says: never in clear text beyond this machine.
+            raise ApiError(f"{self.who}: the token answer names a non-HTTPS instance_url ({instance.netloc}); "
+                           f"check sources.{s.name}.login_url is your Salesforce My Domain URL.")
         self.http.headers["Authorization"] = f"Bearer {body['access_token']}"
-        self.instance_url = body.get("instance_url") or s.login_url
+        self.instance_url = f"{instance.scheme}://{instance.netloc}"
 
     def get(self, path: str, fix: str, **kwargs) -> Any:
         """GET a path of the instance; on 401 (the session ended) authenticate once more and repeat."""

@@ -83,6 +83,7 @@ class FakeSalesforce(FakeServer):
         self.client_id, self.client_secret, self.refresh_token = client_id, client_secret, refresh_token
         self.username, self.password = username, password
         self.max_batch = max_batch  # the most records a batch holds here, whatever batchSize asks (tests: small)
+        self.instance_url: str | None = None  # what token answers name as instance_url (default: this server)
         self.now = EPOCH
         self.tokens: set[str] = set()
         self.token_requests = 0
@@ -187,7 +188,7 @@ class FakeSalesforce(FakeServer):
         with self.lock:
             self.tokens.add(token)
         issued = str(int(self.now.timestamp() * 1000))
-        return {"access_token": token, "instance_url": self.url, "id": f"{self.url}/id/00D000000000001/005000000000001",
+        return {"access_token": token, "instance_url": self.instance_url or self.url, "id": f"{self.url}/id/00D000000000001/005000000000001",
                 "token_type": "Bearer", "issued_at": issued, "signature": secrets.token_urlsafe(16)}
 
     def _describe(self, obj: str) -> dict[str, Any]:
