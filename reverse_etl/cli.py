@@ -324,33 +324,28 @@ def status_command(syncs, limit, rejections, as_json, manifest_path, project_dir
       rsync-braze status
       rsync-braze status braze_users --limit 10 --rejections 20
     """
-    from . import state
+    from . import history
     from .warehouse import connect
 
     engine = _engine(project_dir, profiles_dir, profile, target, manifest_path)
-    names = syncs or tuple(engine.manifest.syncs)
-    out = []
+    names = tuple(syncs or engine.manifest.syncs)
+    schema = engine.manifest.state_schema
     with connect(engine.target) as conn:
-        for name in names:
-            runs = state.last_runs(conn, engine.manifest.state_schema, name, limit)
-            rejected = state.last_rejections(conn, engine.manifest.state_schema, name, rejections) if rejections else []
-            out.append({"sync": name, "runs": runs, "rejections": rejected})
+        runs = list(history.runs(conn, schema, names, limit))
+        out = [{"sync": name, "runs": [r for r in runs if r["sync_name"] == name],
+                "rejections": list(history.rejections(conn, schema, (name,), limit=rejections)) if rejections else []}
+               for name in names]
     if as_json:
-        click.echo(json.dumps(out, default=str))
+        click.echo(json.dumps(out))
         return
     for item in out:
         if not item["runs"]:
             click.echo(f"{item['sync']}: never run")
-        for r in item["runs"]:
-            took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
-            click.echo(f"{item['sync']} run {r['run_id']} {r['status']} at {r['started_at']:%Y-%m-%d %H:%M:%S}"
-                       + (f" ({took:.1f}s)" if took is not None else "")
-                       + f": {r['created']} created, {r['updated']} updated, {r['removed']} removed, "
-                         f"{r['unchanged']} unchanged, {r['invalid'] + r['rejected']} rejected, {r['failed']} failed, "
-                         f"{r['requests']} requests, {r['data_points']} data points"
-                       + (f"; {r['error']}" if r["error"] else ""))
-        for ident, fld, reason, run_id in item["rejections"]:
-            click.echo(f"  rejected in run {run_id}: {ident}{'.' + fld if fld else ''}: {reason}")
+        for run in item["runs"]:
+            click.echo(history.format_run(run))
+        for r in item["rejections"]:
+            click.echo(f"  rejected in run {r['run_id']}: {r['identifier']}{'.' + r['field'] if r['field'] else ''}: "
+                       f"{r['reason']}")
 
 
 # Commands living in their own packages.

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 import psycopg
 from psycopg import sql
 
-from .errors import WarehouseError
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -215,20 +214,3 @@ def delete_from_snapshot(conn: psycopg.Connection, schema: str, sync_name: str, 
             conn.execute(sql.SQL("delete from {} where id = any(%s)").format(table), (list(ids),))
 
 
-def last_runs(conn: psycopg.Connection, schema: str, sync_name: str | None = None, limit: int = 20) -> list[dict]:
-    """The latest runs, newest first, as dicts (for status/history and tests)."""
-    try:
-        cur = conn.execute(
-            sql.SQL("select * from {}.sync_runs where (%s::text is null or sync_name = %s) "
-                    "order by run_id desc limit %s").format(sql.Identifier(schema)), (sync_name, sync_name, limit))
-    except psycopg.errors.UndefinedTable:
-        raise WarehouseError(f"No sync state in schema {schema!r} yet: run a sync first.") from None
-    names = [d.name for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
-
-
-def last_rejections(conn: psycopg.Connection, schema: str, sync_name: str, limit: int) -> list[tuple]:
-    """The latest rejected rows of a sync: (identifier, field, reason, run_id), newest first."""
-    return conn.execute(sql.SQL("select identifier, field, reason, run_id from {}.sync_rejections where sync_name = %s "
-                                "order by run_id desc, rejected_at desc limit %s").format(sql.Identifier(schema)),
-                        (sync_name, limit)).fetchall()

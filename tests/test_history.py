@@ -104,3 +104,21 @@ def test_history_connection_is_read_only(project, warehouse_url):
         assert [r["sync_name"] for r in runs(conn, project.state)] == ["users"]
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute(f'delete from "{project.state}".sync_runs')
+
+
+def test_status_shows_each_syncs_last_run_from_the_same_run_log_and_never_run_syncs(project):
+    project.insert("users", 12)
+    project.execute("insert into {s}.users values ('bad', 'not-an-email', 'x')")
+    rsync(project, "run", "users")
+    project.execute("update {s}.users set segment = 'gold' where external_id = 'u1'")
+    assert rsync(project, "run", "users").returncode == 0
+    listed = json.loads(rsync(project, "history", "users", "--json").stdout)
+    status = json.loads(rsync(project, "status", "--rejections", "5", "--json").stdout)
+    assert [s["sync"] for s in status] == ["users", "vips"]
+    users, vips = status
+    assert users["runs"] == listed[:1], "status is history's latest run of each sync"
+    assert [r["identifier"] for r in users["rejections"]] == ["bad"], "rejected once, kept out until it changes"
+    assert vips["runs"] == [] and vips["rejections"] == []
+    text = rsync(project, "status").stdout.splitlines()
+    assert text[0].startswith(f"users run {listed[0]['run_id']} success at ") and "1 updated" in text[0]
+    assert text[-1] == "vips: never run"
