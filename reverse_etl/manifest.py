@@ -26,7 +26,10 @@ from .manifest_schema import (
 )
 
 DEFAULT_PATH = "rsync_braze.yml"
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# A sync's state tables are named <kind>__<sync> (snapshot__ is the longest kind, 10 characters) and
+# PostgreSQL cuts identifiers at 63 bytes: two long names sharing their first 53 characters would share tables.
+MAX_SYNC_NAME = 53
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CRON_FIELD_RE = re.compile(r"^[\d*/,\-A-Za-z]+$")
 
@@ -289,6 +292,9 @@ def _sync(body: Any, index: int, destinations: dict[str, DestinationConfig], pro
     s = _check_keys(body, SYNC_KEYS, where, problems)
     if isinstance(name, str) and not NAME_RE.match(name):
         problems.add(f"{where}.name", "use lower case letters, digits and underscores, starting with a letter.")
+    elif isinstance(name, str) and len(name) > MAX_SYNC_NAME:
+        problems.add(f"{where}.name", f"is {len(name)} characters long; use at most {MAX_SYNC_NAME} (its state tables "
+                                      f"are named snapshot__<name>, and PostgreSQL cuts names at 63).")
     if bool(s["model"]) == bool(s["relation"]):
         problems.add(where, "give exactly one of `model` (a dbt model name) or `relation` (schema.table).")
     dest = s["destination"]

@@ -99,7 +99,8 @@ DESTINATION_KEYS = {
 }
 
 SYNC_KEYS = {
-    "name": Key("str", "Unique name of the sync (lower case, digits, underscores).", required=True),
+    "name": Key("str", "Unique name of the sync (lower case, digits, underscores; at most 53 characters).",
+                required=True),
     "model": Key("str", "dbt model to sync, resolved through target/manifest.json.", example="braze_users"),
     "relation": Key("str", "Explicit relation instead of a model: schema.table.", example="analytics.users"),
     "destination": Key("str", "Destination name (optional when there is only one)."),

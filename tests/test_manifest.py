@@ -193,3 +193,10 @@ def test_merges_are_checked(tmp_path):
             "type: external_id", "type: email")))
     with pytest.raises(ConfigError, match=r"merges.from: unknown key"):
         load(write(tmp_path, base.replace("MERGES", "{model: m, retired: r, surviving: s, from: x}")))
+
+
+def test_a_sync_name_longer_than_its_state_tables_allow_is_refused(tmp_path):
+    longest = "s" * 53
+    assert load(write(tmp_path, GOOD.replace("name: users", f"name: {longest}"))).syncs[longest]
+    message = problems_of(tmp_path, GOOD.replace("name: users", f"name: {longest}x"))
+    assert f"syncs.{longest}x.name: is 54 characters long; use at most 53" in message
