@@ -138,6 +138,20 @@ def test_other_4xx_are_not_retried():
     assert "Max Input Length Exceeded" in outcomes[0].reason
 
 
+def test_413_resends_the_batch_in_halves_and_a_single_row_still_too_large_is_rejected():
+    too_large = Response(413, {}, b'{"message":"Request Entity Too Large"}')
+    fake = FakeBraze(lambda n, b: too_large if len(b["attributes"]) > 20 or any(o["score"] == 7 for o in b["attributes"])
+                     else OK)
+    client = client_for(fake)
+    outcomes = by_key(client.track(rows(75)))
+    assert set(outcomes) == set(range(75))
+    assert outcomes[7].status == REJECTED and "413" in outcomes[7].reason
+    assert all(o.status == DELIVERED for k, o in outcomes.items() if k != 7)
+    sizes = sorted(len(b["attributes"]) for _, b in fake.bodies)
+    assert sizes[-3:] == [37, 38, 75] and sizes[0] == 1, "75 -> 37 + 38 -> ... down to row 7 alone"
+    assert client.stats.split_batches >= 3 and client.stats.requests == fake.calls
+
+
 def test_429_honours_retry_after_for_every_worker():
     first = {}
 

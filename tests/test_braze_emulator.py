@@ -209,3 +209,17 @@ def test_other_endpoints(emu):
 
     out = list(set_subscription_status(c, [SubscriptionRow("s", "group-1", "subscribed", Identifier.external_id("d2"))]))
     assert out[0].status == DELIVERED
+
+
+def test_a_413_batch_is_resent_in_halves_until_each_fits(emu):
+    """A client whose body estimate is wrong (here: told it may send 8 MB) gets 413 from the emulator's 4 MB
+    limit; the halves go again and every row ends in Braze."""
+    big = client(emu)
+    big.batcher.max_bytes = 8 * 1024 * 1024
+    # 75 rows of about 82 KB each (320 strings of 250 characters): one request would be about 6 MB.
+    attributes = {f"note_{k}": "x" * 250 for k in range(320)}
+    outcomes = list(big.track(TrackRow(i, Identifier.external_id(f"big-{i}"), attributes) for i in range(75)))
+    assert sorted(o.key for o in outcomes) == list(range(75))
+    assert {o.status for o in outcomes} == {DELIVERED}
+    assert big.stats.split_batches == 1 and big.stats.requests == 3
+    assert len(profiles(emu)) == 75 and get(emu, "/_emulator/counters")["requests"] == 3

@@ -53,6 +53,7 @@ class Stats:
     batches: int = 0
     throttled: int = 0
     retried_batches: int = 0
+    split_batches: int = 0  # answered 413 and resent as two halves
     delivered: int = 0
     rejected: int = 0
     failed: int = 0
@@ -120,8 +121,21 @@ class BrazeClient:
             status = exchange.response.status if exchange.response is not None else None
             if status in FATAL_HINTS and exchange.error is None:
                 fatal.append(FATAL_HINTS[status].format(path=job.path))
-            outcomes = interpret(job, exchange)
             s = self.stats
+            if status == 413 and exchange.error is None and isinstance(job.context, Batch) and len(job.context.rows) > 1:
+                # Braze found the body too large (our size estimate was off, or its limit is lower): nothing was
+                # applied, so the two halves go again, at once, before any later batch of the same users.
+                s.split_batches += 1
+                s.requests += exchange.attempts
+                log.info("Braze answered 413 to a %d-row batch: sending it again in two halves", len(job.context.rows))
+                for half in job.context.halves():
+                    resend = Job(job.path, half.body(), job.limiter, half)
+                    resend.identities = half.identities
+                    for ident in half.identities:
+                        in_flight[ident] = in_flight.get(ident, 0) + 1
+                    pool.submit(resend)
+                return []
+            outcomes = interpret(job, exchange)
             s.batches += 1
             s.requests += exchange.attempts
             s.throttled += exchange.throttled
