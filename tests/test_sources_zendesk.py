@@ -109,7 +109,7 @@ def test_rate_limit_window_and_injected_429s_are_waited_out(api_project, zd):
     users(zd, 7)
     zd.settle()
     source(api_project, zd, max_retries=6, backoff_max_seconds=5)
-    zd.rate_limit(2, per_seconds=1.5)  # 4 pages: the 3rd request has to wait for the window
+    zd.rate_limit(2, per_seconds=3)  # 4 pages: the 3rd request has to wait for the window
     zd.inject(1, status=429, retry_after=1)
     started = time.monotonic()
     [result] = api_project.ingest()
