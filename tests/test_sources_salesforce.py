@@ -9,6 +9,7 @@ secrets kept out of every message and log.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import pytest
@@ -311,3 +312,21 @@ def test_any_api_source_mapping_gives_a_config_or_problems_never_a_crash(body):
     parsed = parse_sources({"s": body}, problems)
     assert bool(parsed) != bool(problems.items)  # a config, or the reasons why not
     assert all(p.startswith("sources.s") for p in problems.items)
+
+
+def test_ingest_without_names_runs_files_and_api_sources_together(api_project, sf):
+    contacts(sf, 3)
+    source(api_project, sf)
+    text = (api_project.tmp / "rsync_braze.yml").read_text()
+    (api_project.tmp / "rsync_braze.yml").write_text(
+        text + f"  leads_files: {{type: files, format: csv, schema: {api_project.schema}, directory: landing, "
+               f"glob: '*.csv'}}\n  hooks: {{type: webhook, auth: bearer, secret_env: UNUSED_HOOK_SECRET}}\n")
+    (api_project.landing / "leads.csv").write_text("id,email\n1,a@example.com\n")
+    done = api_project.cli(env=ENV)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3, done.stdout  # the webhook source is left to `ingest serve`
+    assert re.fullmatch(r"sf_contacts: 3 records read in 1 page\(s\), 3 new or changed, 0 deleted; 0 retried "
+                        r"request\(s\); \d+\.\ds", lines[0])
+    assert lines[1] == "leads_files: 1 file(s) loaded, 1 rows, 0 rejected; 0 already loaded; 0 changed after loading"
+    assert lines[2].startswith("  loaded leads.csv: 1 rows, 0 rejected")
