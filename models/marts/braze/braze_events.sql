@@ -29,24 +29,22 @@
 {#- Without the snapshot (dropped by hand) every event is built again and every old row compared. #}
 {%- set read_changes_only = is_incremental() and previous_keys is not none %}
 
+{#- int_event_person_keys is joined by name, not through an import CTE: PostgreSQL would materialize a CTE read
+    several times, without statistics, and plan every join on it blind. #}
+{%- set person_keys = ref('int_event_person_keys') %}
+
 with
-
-person_keys as (
-
-    select * from {{ ref('int_event_person_keys') }}
-
-),
 {%- if read_changes_only %}
 
 changed_nodes as (
 
-    {{ rsync_braze._changed_person_keys('person_keys', previous_keys, 'node') | indent(4) }}
+    {{ rsync_braze._changed_person_keys(person_keys, previous_keys, 'node') | indent(4) }}
 
 ),
 
 changed_web_events as (
 
-    {{ rsync_braze._changed_person_keys('person_keys', previous_keys, 'web') | indent(4) }}
+    {{ rsync_braze._changed_person_keys(person_keys, previous_keys, 'web') | indent(4) }}
 
 ),
 {%- endif %}
@@ -79,7 +77,7 @@ owned_orders as (
         nodes.person_id,
         orders.*
     from orders
-    inner join person_keys as nodes
+    inner join {{ person_keys }} as nodes
         on nodes.key_type = 'node'
         and nodes.person_key = orders.person_key
     where orders.order_status <> 'cancelled'
@@ -92,7 +90,7 @@ owned_web_events as (
         attached.person_id as attached_person_id,
         web_events.*
     from web_events
-    inner join person_keys as attached
+    inner join {{ person_keys }} as attached
         on attached.key_type = 'web'
         and attached.person_key = web_events.event_id
 

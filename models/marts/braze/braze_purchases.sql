@@ -24,18 +24,16 @@
 {#- Without the snapshot (dropped by hand) every line is built again and every old row compared. #}
 {%- set read_changes_only = is_incremental() and previous_keys is not none %}
 
+{#- int_event_person_keys is joined by name, not through an import CTE: PostgreSQL would materialize a CTE read
+    several times, without statistics, and plan every join on it blind. #}
+{%- set person_keys = ref('int_event_person_keys') %}
+
 with
-
-person_keys as (
-
-    select * from {{ ref('int_event_person_keys') }}
-
-),
 {%- if read_changes_only %}
 
 changed_nodes as (
 
-    {{ rsync_braze._changed_person_keys('person_keys', previous_keys, 'node') | indent(4) }}
+    {{ rsync_braze._changed_person_keys(person_keys, previous_keys, 'node') | indent(4) }}
 
 ),
 {%- endif %}
@@ -67,7 +65,7 @@ purchases as (
         order_lines.product_category,
         order_lines.updated_at as order_updated_at
     from order_lines
-    inner join person_keys as nodes
+    inner join {{ person_keys }} as nodes
         on nodes.key_type = 'node'
         and nodes.person_key = order_lines.person_key
     where order_lines.order_status = 'completed'
