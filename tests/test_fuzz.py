@@ -277,7 +277,8 @@ class _Names:
                           "identifier": {"column": self.id_col, "type": "external_id"},
                           "mapping": {self.col: "first_name"}}]}
         path = tmp / "rsync_braze.yml"
-        path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+        # Escaped: written raw, a name holding U+0085 (a YAML line break) would come back as a space.
+        path.write_text(yaml.safe_dump(doc, allow_unicode=False))
         return path
 
 
