@@ -193,3 +193,14 @@ def test_any_sources_mapping_gives_configs_or_problems_never_a_crash(sources):
     parsed, problems = check(sources)
     assert all(isinstance(p, str) and ": " in p for p in problems)
     assert set(parsed) <= set(sources)
+
+
+def test_the_readme_settings_example_is_a_valid_manifest(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Sources: files, webhooks"):]
+    example = section[section.index("```yaml\n") + 8:section.index("```", section.index("```yaml\n") + 8)]
+    path = tmp_path / "rsync_braze.yml"
+    path.write_text("destinations:\n  braze: {endpoint: 'http://127.0.0.1:4010', api_key_env: K}\n"
+                    "syncs:\n  - {name: s, relation: a.b, identifier: {column: id}}\n" + example)
+    sources = load(path).sources
+    assert {s.type for s in sources.values()} == {"files", "webhook", "salesforce", "zendesk"}
