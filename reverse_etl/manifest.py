@@ -243,7 +243,7 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
         syncs[sync.name] = sync
     from .sources.config import parse_sources
 
-    sources = parse_sources(top["sources"], problems)
+    sources = parse_sources(top["sources"], problems, _timezone(top["timezone"], "manifest.timezone", problems))
     if "%" in str(top["state_schema"]):
         # psycopg reads a % inside a composed identifier as a placeholder in statements that bind values.
         problems.add("state_schema", "contains '%', which the state statements cannot carry: pick a name without it.")

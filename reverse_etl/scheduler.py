@@ -16,6 +16,9 @@ Policies:
   requests already sent, commit what Braze acknowledged and end ``stopped`` (the next run sends the rest); then
   the process exits 0. A second signal exits at once (state is committed batch by batch: the next run resends
   only what was in flight).
+- **Pull sources** (files, Salesforce, Zendesk) with a cron ``schedule`` run like cron syncs, under the key
+  ``source:<name>`` (no catch-up: the next load takes what the missed ones would have); their loads NOTIFY
+  the realtime syncs they feed.
 - **Status file** (JSON, rewritten atomically on every change): state, pid, and per sync its schedule, next
   run time, whether it runs, and its last run (trigger, status, counts, duration, error).
 """
@@ -61,14 +64,21 @@ class Clock:
 
 @dataclass
 class Slot:
-    """One sync's scheduling state."""
+    """One sync's (or, with ``kind="source"``, one pull source's) scheduling state. ``sync`` is the config:
+    anything with ``name``, ``schedule`` and ``timezone``."""
 
     sync: SyncConfig
+    kind: str = "sync"
     next_at: datetime | None = None
     running: bool = False
     again: str | None = None  # a trigger that arrived while running: run once more after
     last: dict = field(default_factory=dict)
     last_finished: float = 0.0  # monotonic, for the realtime safety-net poll
+
+    @property
+    def key(self) -> str:
+        """The slot's name in the status file and in ``submit``: a source is ``source:<name>``."""
+        return self.sync.name if self.kind == "sync" else f"source:{self.sync.name}"
 
     @property
     def cron(self) -> bool:
@@ -87,15 +97,16 @@ def check_schedules(manifest: Manifest, now: datetime | None = None) -> None:
     """Every cron expression parses and ever fires (the manifest checks its shape only): a bad one stops serve
     before it starts, not at 06:00."""
     now = now or datetime.now(timezone.utc)
-    for sync in manifest.syncs.values():
-        if sync.schedule in ("manual", "realtime"):
+    for kind, item in [("Sync", s) for s in manifest.syncs.values()] + [("Source", s) for s in manifest.sources.values()]:
+        schedule = getattr(item, "schedule", "manual")
+        if schedule in ("manual", "realtime"):
             continue
         try:
-            ok = croniter.is_valid(sync.schedule) and bool(Slot(sync).next_after(now) and Slot(sync).previous_before(now))
+            ok = croniter.is_valid(schedule) and bool(Slot(item).next_after(now) and Slot(item).previous_before(now))
         except CroniterError:
             ok = False
         if not ok:
-            raise ConfigError(f"Sync {sync.name!r}: schedule {sync.schedule!r} is not a valid cron expression, or "
+            raise ConfigError(f"{kind} {item.name!r}: schedule {schedule!r} is not a valid cron expression, or "
                               "never fires (minute hour day-of-month month day-of-week, e.g. '0 6 * * *').")
 
 
@@ -109,10 +120,13 @@ class Scheduler:
         self.manifest, self.target, self.project_dir = manifest, target, project_dir
         self.status_path, self.clock, self.catch_up = status_path, clock or Clock(), catch_up
         self.debounce, self.poll_seconds, self.ignore_dbt_results = debounce, poll_seconds, ignore_dbt_results
-        self.slots = {s.name: Slot(s) for s in manifest.syncs.values() if s.schedule != "manual"}
+        slots = [Slot(s) for s in manifest.syncs.values() if s.schedule != "manual"]
+        # Pull sources with a cron schedule: their loads NOTIFY the realtime syncs they feed.
+        slots += [Slot(s, kind="source") for s in manifest.sources.values() if getattr(s, "schedule", "manual") != "manual"]
+        self.slots = {slot.key: slot for slot in slots}
         if not self.slots:
             raise ConfigError(f"Nothing to serve: every selected sync of {manifest.path} has `schedule: manual`; give "
-                              "syncs a cron expression or `realtime`, or use `rsync-braze run`.")
+                              "syncs (or pull sources) a cron expression or `realtime`, or use `rsync-braze run`.")
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsync-braze-run")
         self.lock = threading.RLock()
         self.stop = threading.Event()
@@ -145,7 +159,7 @@ class Scheduler:
         self.state = "running"
         self.write_status()
         log.info("serving %d sync(s): %s", len(self.slots), ", ".join(
-            f"{s.sync.name} ({s.sync.schedule}{' ' + s.sync.timezone if s.cron else ''})" for s in self.slots.values())
+            f"{s.key} ({s.sync.schedule}{' ' + s.sync.timezone if s.cron else ''})" for s in self.slots.values())
             or "none scheduled")
         while not self.stop.is_set():
             self._tick(self.clock.now())
@@ -168,28 +182,29 @@ class Scheduler:
                 continue
             slot.next_at = slot.next_after(now)
             missed = slot.previous_before(now)
-            started = last_started.get(slot.sync.name)
+            started = last_started.get(slot.key)  # syncs only: a source's next run takes what it missed anyway
             if started is not None and started < missed:
-                log.info("%s: missed its run of %s while serve was down: running it once now", slot.sync.name,
+                log.info("%s: missed its run of %s while serve was down: running it once now", slot.key,
                          missed.isoformat())
-                self.submit(slot.sync.name, "catch-up", missed)
+                self.submit(slot.key, "catch-up", missed)
 
     def _last_started(self) -> dict[str, datetime]:
         from .history import runs
 
         with connect(self.target) as conn:
             conn.read_only = True
-            latest = runs(conn, self.manifest.state_schema, tuple(self.slots), limit=1)
+            latest = runs(conn, self.manifest.state_schema, tuple(k for k, s in self.slots.items() if s.kind == "sync"),
+                          limit=1)
             return {r["sync_name"]: datetime.fromisoformat(r["started_at"]) for r in latest}
 
     def _tick(self, now: datetime) -> None:
         for slot in self.slots.values():
             if slot.cron and slot.next_at is not None and slot.next_at <= now:
                 due, slot.next_at = slot.next_at, slot.next_after(now)  # from now: missed times collapse into one
-                self.submit(slot.sync.name, "cron", due)
+                self.submit(slot.key, "cron", due)
             elif (slot.sync.schedule == "realtime" and self.poll_seconds and not slot.running
                   and time.monotonic() - slot.last_finished > self.poll_seconds):
-                self.submit(slot.sync.name, "poll")
+                self.submit(slot.key, "poll")
 
     def _sleep_seconds(self) -> float:
         upcoming = [s.next_at for s in self.slots.values() if s.next_at is not None]
@@ -203,8 +218,10 @@ class Scheduler:
         models = payloads | affected_models(payloads, self.project_dir)
         for slot in self.slots.values():
             sync = slot.sync
+            if slot.kind != "sync" or sync.schedule != "realtime":
+                continue
             names = {sync.name, sync.model, (sync.relation or "").split(".")[-1], sync.relation}
-            if sync.schedule == "realtime" and (ALL in payloads or names & models):
+            if ALL in payloads or names & models:
                 self.submit(sync.name, "notify")
 
     def _listening(self, connected: bool) -> None:
@@ -230,8 +247,10 @@ class Scheduler:
         record = {"trigger": trigger, "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
                   "started_at": started.isoformat()}
         try:
-            blockers = [] if self.ignore_dbt_results else dbt_blockers(sync, self.project_dir)
-            if blockers:
+            blockers = [] if self.ignore_dbt_results or slot.kind != "sync" else dbt_blockers(sync, self.project_dir)
+            if slot.kind == "source":
+                record.update(status="success", counts=self._ingest(sync.name))
+            elif blockers:
                 record.update(status="skipped", error="dbt's last run failed on its model: " + "; ".join(blockers[:5]))
             else:
                 # A fresh engine per run: it re-reads target/manifest.json, which dbt rewrites between runs.
@@ -246,7 +265,7 @@ class Scheduler:
             record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         finished = self.clock.now()
         record.update(finished_at=finished.isoformat(), seconds=round((finished - started).total_seconds(), 3))
-        log.info("%s: %s (%s%s) in %.1fs%s", sync.name, record["status"], trigger,
+        log.info("%s: %s (%s%s) in %.1fs%s", slot.key, record["status"], trigger,
                  f" {scheduled_for.isoformat()}" if scheduled_for else "", record["seconds"],
                  f": {record['error']}" if record.get("error") else "")
         with self.lock:
@@ -254,7 +273,23 @@ class Scheduler:
             again, slot.again = slot.again, None
         self.write_status()
         if again:
-            self.submit(sync.name, again)
+            self.submit(slot.key, again)
+
+    def _ingest(self, name: str) -> dict[str, int]:
+        """One run of a pull source (what `rsync-braze ingest NAME` does), as counts for the status file."""
+        from .sources.runner import ingest
+
+        counts: dict[str, int] = {}
+        for result in ingest(self.manifest, self.target, self.project_dir, (name,)):
+            if hasattr(result, "files"):
+                loaded = [f for f in result.files if f.status == "loaded"]
+                part = {"files_loaded": len(loaded), "rows": sum(f.rows for f in loaded),
+                        "rejected": sum(f.rejected for f in loaded), "files_changed": result.count("changed")}
+            else:
+                part = {"records": result.records, "changed": result.changed, "deleted": result.deleted}
+            for key, value in part.items():
+                counts[key] = counts.get(key, 0) + value
+        return counts
 
     # ------------------------------------------------------------------------------------------- status
     def status(self) -> dict:

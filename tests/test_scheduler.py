@@ -195,6 +195,29 @@ def test_cron_sync_runs_on_time_in_its_zone_and_a_missed_run_is_caught_up_once(p
     assert server.status()["state"] == "stopped"
 
 
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_pull_source_with_a_cron_schedule_is_ingested_by_serve_on_time(project, serve):
+    landing = project.dir / "landing"
+    landing.mkdir()
+    (landing / "contacts_1.csv").write_text("email,segment\n" + "".join(f"p{i}@example.org,gold\n" for i in range(7)))
+    project.manifest(users="schedule: '0 6 * * *'", top=(
+        "sources: {partner: {type: files, format: csv, directory: landing, glob: 'contacts_*.csv', "
+        f"schema: {project.schema}, schedule: '*/5 * * * *', timezone: Europe/Paris}}}}"))
+    day = datetime.now(PARIS).date() + timedelta(days=3)
+    start = datetime(day.year, day.month, day.day, 5, 59, 57, tzinfo=PARIS)
+    server = serve(project, "--clock-start", start.isoformat(), "--poll", "0")
+    status = server.wait_for(last_run("source:partner"), what="the 06:00 load of the partner source")
+    run = status["syncs"]["source:partner"]["last_run"]
+    scheduled = datetime.fromisoformat(run["scheduled_for"])
+    assert scheduled == datetime(day.year, day.month, day.day, 6, 0, tzinfo=PARIS)
+    assert (run["trigger"], run["status"]) == ("cron", "success"), run
+    assert run["counts"] == {"files_loaded": 1, "rows": 7, "rejected": 0, "files_changed": 0}
+    assert project.execute("select count(*) from {s}.raw_partner")[0][0] == 7
+    assert datetime.fromisoformat(status["syncs"]["source:partner"]["next_run_at"]) == scheduled + timedelta(minutes=5)
+    assert server.stop() == 0, server.stderr()[-3000:]
+
+
 def notify(project: Project, payload: str) -> datetime:
     """NOTIFY as psql or a loader would send it (realtime.notify); returns the warehouse's time of sending."""
     with psycopg.connect(project.url, autocommit=True) as conn:

@@ -204,3 +204,20 @@ def test_the_readme_settings_example_is_a_valid_manifest(tmp_path):
                     "syncs:\n  - {name: s, relation: a.b, identifier: {column: id}}\n" + example)
     sources = load(path).sources
     assert {s.type for s in sources.values()} == {"files", "webhook", "salesforce", "zendesk"}
+
+
+def test_schedules_of_sources_are_cron_or_manual_and_never_on_webhooks():
+    out, problems = check({"a": {**CSV_LOCAL, "schedule": "*/15 * * * *", "timezone": "Europe/Paris"},
+                           "b": CSV_LOCAL | {"glob": "b_*.csv"}})
+    assert problems == []
+    assert (out["a"].schedule, out["a"].timezone) == ("*/15 * * * *", "Europe/Paris")
+    assert (out["b"].schedule, out["b"].timezone) == ("manual", "UTC")
+    _, problems = check({"a": {**CSV_LOCAL, "schedule": "realtime"},
+                         "h": {"type": "webhook", "auth": "hmac", "secret_env": "S", "schedule": "0 6 * * *"},
+                         "c": {**CSV_LOCAL, "glob": "c_*.csv", "schedule": "every day"},
+                         "z": {**CSV_LOCAL, "glob": "z_*.csv", "schedule": "0 6 * * *", "timezone": "Mars/Olympus"}})
+    text = "\n".join(problems)
+    assert "sources.a.schedule: a source's schedule is manual or a cron expression" in text
+    assert "sources.h.schedule: a source's schedule is manual or a cron expression; webhook sources take no" in text
+    assert "sources.c.schedule: must be manual, realtime, or a 5-field cron expression" in text
+    assert "sources.z.timezone" in text

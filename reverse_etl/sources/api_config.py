@@ -45,6 +45,8 @@ class SalesforceSourceConfig:
     start: dt.datetime | None
     page_size: int
     http: HttpSettings
+    schedule: str = "manual"  # cron for `serve`, or manual
+    timezone: str = "UTC"
     type: str = "salesforce"
 
 
@@ -60,6 +62,8 @@ class ZendeskSourceConfig:
     start: dt.datetime | None
     per_page: int
     http: HttpSettings
+    schedule: str = "manual"  # cron for `serve`, or manual
+    timezone: str = "UTC"
     type: str = "zendesk"
 
 

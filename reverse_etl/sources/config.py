@@ -12,7 +12,7 @@ import codecs
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError
@@ -63,6 +63,8 @@ class FileSourceConfig:
     encoding: str
     header: bool
     columns: tuple[str, ...]
+    schedule: str = "manual"  # cron for `serve`, or manual
+    timezone: str = "UTC"
     type: str = "files"
 
 
@@ -79,6 +81,8 @@ class WebhookSourceConfig:
     max_body_bytes: int
     durable_commit: bool
     notify: bool
+    schedule: str = "manual"  # cron for `serve`, or manual
+    timezone: str = "UTC"
     type: str = "webhook"
 
     def secret(self) -> bytes:
@@ -98,9 +102,10 @@ def read_env(name: str, who: str, what: str) -> str:
     return value
 
 
-def parse_sources(data: Any, problems: Any) -> dict[str, SourceConfig]:
-    """Validate the ``sources:`` mapping; report into ``problems`` (``add(where, message)``)."""
-    from ..manifest import _check_keys  # the manifest's own checker: same messages, same "did you mean"
+def parse_sources(data: Any, problems: Any, timezone: str = "UTC") -> dict[str, SourceConfig]:
+    """Validate the ``sources:`` mapping; report into ``problems`` (``add(where, message)``). ``timezone``: the
+    manifest's, for schedules that do not name their own."""
+    from ..manifest import _check_keys, _check_schedule, _timezone  # the manifest's own checks and messages
 
     out: dict[str, SourceConfig] = {}
     if data is None:
@@ -128,8 +133,15 @@ def parse_sources(data: Any, problems: Any) -> dict[str, SourceConfig]:
         parse = {"files": _files, "webhook": _webhook, "salesforce": api_config.salesforce,
                  "zendesk": api_config.zendesk}[kind]
         source = parse(name, s, str(table), where, problems)
+        schedule = str(s["schedule"])
+        if schedule == "realtime" or (kind == "webhook" and schedule != "manual"):
+            problems.add(f"{where}.schedule", "a source's schedule is manual or a cron expression; webhook sources "
+                                              "take no schedule (`rsync-braze ingest serve` receives them).")
+        else:
+            _check_schedule(schedule, f"{where}.schedule", problems)
+        zone = _timezone(s["timezone"], f"{where}.timezone", problems) if s["timezone"] else timezone
         if source is not None and len(problems.items) == before:
-            out[name] = source
+            out[name] = replace(source, schedule=schedule, timezone=zone)
     tables: dict[tuple[str, str], str] = {}
     for source in out.values():
         other = tables.setdefault((source.schema, source.table), source.name)

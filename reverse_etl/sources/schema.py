@@ -14,6 +14,11 @@ COMMON_KEYS = {
                 required=True, choices=SOURCE_TYPES),
     "schema": Key("str", "Schema of the raw table (dbt's `rsync_braze_raw_schema` reads `raw`).", default="raw"),
     "table": Key("str", "Raw table name (default `raw_<source>`).", example="raw_shop_hooks"),
+    "schedule": Key("str", "When `rsync-braze serve` runs this source: `manual` (only `rsync-braze ingest`) or a "
+                           "5-field cron expression read in `timezone`. Not for webhooks (`ingest serve` receives "
+                           "them as they come).", default="manual", example="*/15 * * * *"),
+    "timezone": Key("str", "IANA time zone of `schedule` (default: the manifest's `timezone`).",
+                    example="Europe/Paris"),
 }
 FILE_KEYS = {
     "format": Key("enum", "File format: csv, json (an array of objects, or one object) or jsonl (one object a "
