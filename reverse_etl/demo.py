@@ -199,7 +199,9 @@ def format_report(report: DemoReport) -> str:
     for label, r in report.syncs:
         c = r["counts"]
         lines.append(f"{label} ({r['sync']}): {c.get('created', 0):,} created, {c.get('updated', 0):,} updated, "
-                     f"{c.get('removed', 0):,} removed, {c.get('unchanged', 0):,} unchanged, "
+                     f"{c.get('removed', 0):,} removed, "
+                     + (f"{c['merged']:,} merged, " if c.get("merged") else "")
+                     + f"{c.get('unchanged', 0):,} unchanged, "
                      f"{c.get('invalid', 0) + c.get('rejected', 0):,} rejected; {c.get('requests', 0):,} requests, "
                      f"{c.get('data_points', 0):,} data points")
         if r.get("fields_changed"):
