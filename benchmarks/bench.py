@@ -69,8 +69,11 @@ def parse(stdout: str) -> list[dict]:
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def run_step(name: str, commands: list[list[str]]) -> dict:
-    outputs, errors = [], []
+def run_step(name: str, commands: list[list[str]], step: dict | None = None, saved=lambda: None) -> dict:
+    """Run the step's commands in turn, filling ``step`` (outputs, errors) and calling ``saved`` after each, so
+    an interrupted run keeps what it measured."""
+    step = step if step is not None else {}
+    outputs, errors = step.setdefault("outputs", []), step.setdefault("errors", [])
     for command in commands:
         load = os.getloadavg()[0]
         started = time.perf_counter()
@@ -85,7 +88,8 @@ def run_step(name: str, commands: list[list[str]]) -> dict:
                             "results": parse(proc.stdout)})
         except json.JSONDecodeError as exc:
             errors.append({"command": command[1:], "exit": 0, "tail": f"unreadable output: {exc}"})
-    return {"outputs": outputs, "errors": errors}
+        saved()
+    return step
 
 
 def _results(raw: dict, name: str) -> list[dict]:
@@ -180,7 +184,9 @@ def summary(raw: dict) -> list[tuple[str, str, str, str]]:
 
 def markdown(rows, meta: dict, raw: dict) -> str:
     lines = [f"# Benchmarks {meta['date']}", "",
-             f"Commit `{meta['commit']}`, {meta['cpus']} CPUs, Python {meta['python']}, run took {meta['minutes']} min.",
+             f"Commit `{meta['commit']}`, {meta['cpus']} CPUs, Python {meta['python']}, run took {meta['minutes']} min"
+             + ("." if meta.get("complete", True) else
+                f" (interrupted; not run: {', '.join(meta.get('not_run') or []) or 'none'}; the last step may be partial)."),
              "Every figure comes from this one run; see the JSON file next to this one for the raw outputs.", "",
              "| Measure | Figure | Target | Verdict |", "|---|---|---|---|"]
     lines += [f"| {m} | {f} | {t} | {v} |" for m, f, t, v in rows]
@@ -245,25 +251,34 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown measurement(s) {sorted(unknown)}; choose from {sorted(plan)}")
     started = time.perf_counter()
-    raw = {}
-    for name, commands in plan.items():
-        if args.only and name not in args.only:
-            continue
-        print(f"{name}:", file=sys.stderr, flush=True)
-        raw[name] = run_step(name, commands)
+    raw: dict = {}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    meta = {"date": dt.date.today().isoformat(), "commit": commit or "unknown", "cpus": os.cpu_count(),
-            "python": platform.python_version(), "quick": args.quick, "minutes": round((time.perf_counter() - started) / 60, 1)}
-    rows = summary(raw)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = meta["date"] + ("-quick" if args.quick else "")
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "summary": rows, "raw": raw}, indent=2, default=str) + "\n")
-    (out / f"{stem}.md").write_text(markdown(rows, meta, raw))
-    drew = chart(raw, out / f"{stem}.png")
-    print(markdown(rows, meta, raw))
-    print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')}" + (f", {out / (stem + '.png')}" if drew else ""),
-          file=sys.stderr)
+    stem = dt.date.today().isoformat() + ("-quick" if args.quick else "")
+    chosen = [name for name in plan if not args.only or name in args.only]
+
+    def save(final: bool = False) -> None:
+        """Write the JSON and the table as they stand (after every command: an interrupted run keeps its figures)."""
+        meta = {"date": dt.date.today().isoformat(), "commit": commit or "unknown", "cpus": os.cpu_count(),
+                "python": platform.python_version(), "quick": args.quick, "complete": final,
+                "not_run": [name for name in chosen if name not in raw],
+                "minutes": round((time.perf_counter() - started) / 60, 1)}
+        rows = summary(raw)
+        (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "summary": rows, "raw": raw}, indent=2,
+                                                     default=str) + "\n")
+        (out / f"{stem}.md").write_text(markdown(rows, meta, raw))
+        if final:
+            drew = chart(raw, out / f"{stem}.png")
+            print(markdown(rows, meta, raw))
+            print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')}"
+                  + (f", {out / (stem + '.png')}" if drew else ""), file=sys.stderr)
+
+    for name in chosen:
+        print(f"{name}:", file=sys.stderr, flush=True)
+        raw[name] = {"outputs": [], "errors": []}
+        run_step(name, plan[name], raw[name], save)
+    save(final=True)
     sys.exit(1 if any(step["errors"] for step in raw.values()) else 0)
 
 
