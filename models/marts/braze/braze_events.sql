@@ -51,10 +51,10 @@ changed_web_events as (
 
 orders as (
 
-    select * from {{ ref('int_orders_unioned') }}
     {%- if read_changes_only %}
-    where {{ rsync_braze._orders_changed_since(this, 'order_updated_at', 'order_updated_at') }}
-        or person_key in (select person_key from changed_nodes)
+    {{ rsync_braze._orders_to_rebuild(ref('int_orders_unioned'), this, 'changed_nodes') | indent(4) }}
+    {%- else %}
+    select * from {{ ref('int_orders_unioned') }}
     {%- endif %}
 
 ),
@@ -64,7 +64,7 @@ web_events as (
     select * from {{ ref('int_web_events_persons') }}
     where event_type <> 'page_view'
     {%- if read_changes_only %}
-        and event_id in (select person_key from changed_web_events)
+        and exists (select 1 from changed_web_events where changed_web_events.person_key = event_id)
     {%- endif %}
 
 ),
@@ -176,13 +176,14 @@ tombstones as (
         previous.product_id,
         previous.order_updated_at
     from {{ this }} as previous
+    {%- if read_changes_only %}
+    left join (select distinct order_id from orders) as read_orders on read_orders.order_id = previous.order_id
+    left join changed_web_events on 'web:' || changed_web_events.person_key = previous.event_id
+    {%- endif %}
     left join events on events.event_id = previous.event_id
     where events.event_id is null
     {%- if read_changes_only %}
-        and (
-            previous.order_id in (select order_id from orders)
-            or previous.event_id in (select 'web:' || person_key from changed_web_events)
-        )
+        and (read_orders.order_id is not null or changed_web_events.person_key is not null)
     {%- endif %}
 
 ),

@@ -40,10 +40,10 @@ changed_nodes as (
 
 order_lines as (
 
-    select * from {{ ref('int_order_lines_unioned') }}
     {%- if read_changes_only %}
-    where {{ rsync_braze._orders_changed_since(this, 'order_updated_at', 'order_updated_at') }}
-        or person_key in (select person_key from changed_nodes)
+    {{ rsync_braze._orders_to_rebuild(ref('int_order_lines_unioned'), this, 'changed_nodes') | indent(4) }}
+    {%- else %}
+    select * from {{ ref('int_order_lines_unioned') }}
     {%- endif %}
 
 ),
@@ -90,12 +90,14 @@ tombstones as (
         previous.store_id,
         previous.product_category,
         previous.order_updated_at
+    {%- if read_changes_only %}
     from {{ this }} as previous
+    inner join (select distinct order_id from order_lines) as read_orders on read_orders.order_id = previous.order_id
+    {%- else %}
+    from {{ this }} as previous
+    {%- endif %}
     left join purchases on purchases.purchase_id = previous.purchase_id
     where purchases.purchase_id is null
-    {%- if read_changes_only %}
-        and previous.order_id in (select order_id from order_lines)
-    {%- endif %}
 
 ),
 {%- endif %}
