@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import signal
 import sys
 import time
@@ -362,6 +363,9 @@ register_pipeline_commands(cli)  # exposures, init, history, rejections, serve
 
 def main() -> None:
     """Console-script entry point: user errors become one clear line on stderr and an exit code."""
+    # Closing a connection the warehouse dropped, psycopg warns "error ignored in rollback"; the command reports
+    # the lost connection itself, in one line.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     try:
         cli.main(standalone_mode=False)
     except RsyncBrazeError as exc:
