@@ -63,12 +63,28 @@
 {% endmacro %}
 
 {#- A select of the rows of `relation` (int_orders_unioned or its lines) an incremental mart (`mart`, its {{ this }})
-    builds again: the orders that may have changed since it was built (_orders_changed_since) and those of the
-    nodes in `changed_nodes` (a CTE of person_key). A union of two scans, not one scan with `or person_key in
-    (...)`: PostgreSQL cannot estimate the changed keys (a full outer join) and plans that OR as a sort of every
-    order, or a subplan run per row (minutes at 1M people instead of seconds). -#}
+    builds again: the orders that may have changed since it was built (the rule of _orders_changed_since, its
+    two watermarks read in one scan of the mart) and those of the nodes in `changed_nodes` (a CTE of person_key).
+    A union of two scans, not one scan with `or person_key in (...)`: PostgreSQL cannot estimate the changed keys
+    (a full outer join) and plans that OR as a sort of every order, or a subplan run per row (minutes at 1M
+    people instead of seconds). -#}
 {% macro _orders_to_rebuild(relation, mart, changed_nodes) -%}
-    {%- set changed = 'coalesce(' ~ rsync_braze._orders_changed_since(mart, 'order_updated_at', 'order_updated_at') ~ ', false)' -%}
+    {%- set far = "cast('1900-01-01 00:00:00+00' as timestamp with time zone)" -%}
+    {%- set latest_pos = "max(case when channel = 'pos' then order_updated_at end)" -%}
+    {%- set changed -%}
+        coalesce(
+            (channel = 'eshop' and updated_at >= (select eshop_from from _watermarks))
+            or (channel = 'pos' and ordered_at >= (select pos_from from _watermarks)),
+            false
+        )
+    {%- endset -%}
+    with _watermarks as (
+        select
+            coalesce(max(case when channel = 'eshop' then order_updated_at end), {{ far }}) as eshop_from,
+            coalesce({{ dbt.dateadd('day', -var('rsync_braze_orders_lookback_days', 14), latest_pos) }}, {{ far }}) as pos_from
+        from {{ mart }}
+    )
+
     select * from {{ relation }}
     where {{ changed }}
 

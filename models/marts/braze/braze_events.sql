@@ -160,7 +160,9 @@ events as (
 ),
 {%- if is_incremental() %}
 
-{#- Rows built before for the orders and web events read again that this run does not build again. #}
+{#- Rows built before for the orders and web events read again that this run does not build again. Inner joins
+    of the mart on the small sets read again, then the anti-join: an outer join over the whole mart (or one join on
+    their union) is planned as a hash of all of it. #}
 tombstones as (
 
     select
@@ -175,16 +177,22 @@ tombstones as (
         previous.store_id,
         previous.product_id,
         previous.order_updated_at
-    from {{ this }} as previous
-    {%- if read_changes_only %}
-    left join (select distinct order_id from orders) as read_orders on read_orders.order_id = previous.order_id
-    left join changed_web_events on 'web:' || changed_web_events.person_key = previous.event_id
-    {%- endif %}
-    left join events on events.event_id = previous.event_id
-    where events.event_id is null
-    {%- if read_changes_only %}
-        and (read_orders.order_id is not null or changed_web_events.person_key is not null)
-    {%- endif %}
+    from (
+        {%- if read_changes_only %}
+        select previous.*
+        from {{ this }} as previous
+        inner join (select distinct order_id from orders) as read_orders on read_orders.order_id = previous.order_id
+
+        union all
+
+        select previous.*
+        from {{ this }} as previous
+        inner join changed_web_events on 'web:' || changed_web_events.person_key = previous.event_id
+        {%- else %}
+        select * from {{ this }}
+        {%- endif %}
+    ) as previous
+    where not exists (select 1 from events where events.event_id = previous.event_id)
 
 ),
 {%- endif %}

@@ -96,8 +96,7 @@ tombstones as (
     {%- else %}
     from {{ this }} as previous
     {%- endif %}
-    left join purchases on purchases.purchase_id = previous.purchase_id
-    where purchases.purchase_id is null
+    where not exists (select 1 from purchases where purchases.purchase_id = previous.purchase_id)
 
 ),
 {%- endif %}
