@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         relation = '"{}"."{}"'.format(*relation_parts)
         log(f"day 1 data: {args.people} people")
         result["prepare_day1_s"] = {"demo_data": round(project.demo_data(args.people, args.seed), 1),
-                                    "dbt": round(project.build("+braze_users"), 1)}
+                                    "dbt": round(project.build("+braze_users +identity_retired_person_ids"), 1)}
         with project.connect() as conn:
             # A fresh deployment: no snapshot left by an earlier benchmark run in this scratch warehouse.
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(STATE_SCHEMA)))
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["initial"]["drt"] = sync_drt(drt_bin, drt_dir, home, theirs)
         log("day 2 data (1% of persons change)")
         result["prepare_day2_s"] = {"demo_data": round(project.demo_data(args.people, args.seed, day=2), 1),
-                                    "dbt": round(project.build("+braze_users"), 1)}
+                                    "dbt": round(project.build("+braze_users +identity_retired_person_ids"), 1)}
         result["watermark_day2"] = watermark_points(project, relation_parts, columns, watermark)
         log("day 2: rsync-braze")
         result["day2"] = {"rsync_braze": sync_rsync(project, ours)}
