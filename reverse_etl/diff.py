@@ -127,7 +127,10 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
         return f"case {missing} end" if missing else "cast(null as text)"
 
     if spec.check_duplicates:
-        duplicated = f"""duplicated as (
+        # Materialized: when the planner expects few rows to need work (all delivered, stale statistics) it
+        # joins `duplicated` in a nested loop, and an inlined grouping is then rescanned for every row that
+        # does: 92 s instead of 0.4 s for 1,300 new events among 335,000 (measured on the events ledger).
+        duplicated = f"""duplicated as materialized (
         select hashtextextended(cast({q(spec.id_column)} as text), 0) as _rb_id_hash from {spec.model_relation}
         where {q(spec.id_column)} is not null group by 1 having count(*) > 1
     ),"""

@@ -73,7 +73,7 @@ def ledger_query(sync: SyncConfig, model_relation: str, ledger_relation: str) ->
     select = ", ".join(f"m0.{q(c)} as {q(f'_rb_c{i}')}" for i, c in enumerate(cols))
     return f"""
         with m as (select cast(m0.{q(e['id'])} as text) as _rb_event_id, {select} from {model_relation} as m0),
-        duplicated as (
+        duplicated as materialized (  -- computed once: see diff.py's duplicated
             select cast({q(e['id'])} as text) as _rb_event_id from {model_relation}
             where {q(e['id'])} is not null group by 1 having count(*) > 1
         )
