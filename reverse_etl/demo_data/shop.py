@@ -109,7 +109,9 @@ def eshop_orders(ctx: Context, p: Person, r, customer_ids: list[str], n: int, st
         x = r()
         status, updated = "completed", arrived or at + int(r() * 3600)
         if x < 0.06:
-            status, updated = "refunded", at + int((1 + r() * 20) * DAY)
+            # A late-synced order is written when it arrives: never stamped before it (the incremental models
+            # read the shop by that stamp, and would miss it).
+            status, updated = "refunded", max(at + int((1 + r() * 20) * DAY), arrived or 0)
         elif x < 0.10:
             status = "cancelled"
         cur = currency if r() < 0.9 else "EUR"
