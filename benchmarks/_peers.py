@@ -86,7 +86,9 @@ def pip_version(bin_dir: Path, package: str) -> str:
 class ScratchProject:
     """A copy of this dbt project in ``.bench/<name>/project`` with its own embedded warehouse."""
 
-    def __init__(self, name: str, port: int | None = None):
+    def __init__(self, name: str, port: int | None = None, fresh: bool = False):
+        """``fresh``: start from an empty warehouse (a run measured "from empty"), not the data an earlier run left."""
+        self.fresh = fresh
         self.dir = BENCH_DIR / name / "project"
         self.port = port or free_port()
         self.env: dict[str, str] = {}
@@ -96,6 +98,10 @@ class ScratchProject:
     def start(self) -> ScratchProject:
         """Copy the project (fresh models, kept warehouse data dir), start the warehouse, write the profile."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self.fresh and (self.dir / ".rsync-braze").exists():
+            subprocess.run([tool("rsync-braze"), "warehouse", "stop", "--project-dir", str(self.dir)],
+                           capture_output=True)
+            shutil.rmtree(self.dir / ".rsync-braze")
         for item in PROJECT_FILES:
             dst = self.dir / item
             if dst.is_dir():

@@ -89,7 +89,7 @@ def run_sync(project: ScratchProject, emulator_url: str) -> dict:
 def measure(people: int, seed: int) -> dict:
     result: dict = {"people": people, "seed": seed}
     config = EmulatorConfig(api_key=API_KEY)  # Braze's default limit, like the manifest
-    with ScratchProject(f"e2e-{people}") as project, start_emulator(config, mode="process") as emulator:
+    with ScratchProject(f"e2e-{people}", fresh=True) as project, start_emulator(config, mode="process") as emulator:
         for day in (1, 2):
             log(f"day {day}: demo-data")
             step: dict = {"demo_data_s": round(project.demo_data(people, seed, day), 2)}
