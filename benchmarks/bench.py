@@ -192,6 +192,8 @@ def markdown(rows, meta: dict, raw: dict) -> str:
              "Every figure comes from this one run; see the JSON file next to this one for the raw outputs.", "",
              "| Measure | Figure | Target | Verdict |", "|---|---|---|---|"]
     lines += [f"| {m} | {f} | {t} | {v} |" for m, f, t, v in rows]
+    if meta.get("notes"):  # what was re-measured or left out, written into the JSON by hand
+        lines += ["", f"Notes: {meta['notes']}"]
     failed = {name: step["errors"] for name, step in raw.items() if step["errors"]}
     if failed:
         lines += ["", "## Measurements that failed", ""]
