@@ -91,21 +91,22 @@ def warehouse_start(project_dir, port, foreground):
     click.echo(f"Embedded warehouse running on 127.0.0.1:{status.port} (pid {status.pid}) "
                f"in {time.monotonic() - started:.1f}s", err=True)
     click.echo(f"dbt profile for it: {profile}", err=True)
+    # Handlers first: a supervisor may signal as soon as it has read the URL.
+    received = _catch_stop_signals() if foreground else []
     click.echo(status.url)
     if foreground:
-        _wait_for_signal()
+        while not received:
+            time.sleep(0.2)
         wh.stop()
         click.echo("Embedded warehouse stopped.", err=True)
 
 
-def _wait_for_signal() -> None:
-    received = []
-    signal.signal(signal.SIGTERM, lambda *_: received.append("TERM"))
-    try:
-        while not received:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+def _catch_stop_signals() -> list[str]:
+    """SIGTERM and SIGINT only set a flag (no KeyboardInterrupt in the middle of a stop): the list fills."""
+    received: list[str] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: received.append(signal.Signals(signum).name))
+    return received
 
 
 @warehouse.command("stop")
