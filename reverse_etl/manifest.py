@@ -233,9 +233,10 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
         )
         _check_endpoint(destinations[name], where, problems)
 
+    zone = _timezone(top["timezone"], "manifest.timezone", problems)  # checked once: one problem, not one per sync
     syncs: dict[str, SyncConfig] = {}
     for index, body in enumerate(top["syncs"] or []):
-        sync = _sync(body, index, destinations, problems, _timezone(top["timezone"], "manifest.timezone", problems))
+        sync = _sync(body, index, destinations, problems, zone)
         if sync is None:
             continue
         if sync.name in syncs:
@@ -243,7 +244,7 @@ def load(path: str | os.PathLike | None = None, project_dir: str | os.PathLike |
         syncs[sync.name] = sync
     from .sources.config import parse_sources
 
-    sources = parse_sources(top["sources"], problems, _timezone(top["timezone"], "manifest.timezone", problems))
+    sources = parse_sources(top["sources"], problems, zone)
     if "%" in str(top["state_schema"]):
         # psycopg reads a % inside a composed identifier as a placeholder in statements that bind values.
         problems.add("state_schema", "contains '%', which the state statements cannot carry: pick a name without it.")

@@ -200,3 +200,8 @@ def test_a_sync_name_longer_than_its_state_tables_allow_is_refused(tmp_path):
     assert load(write(tmp_path, GOOD.replace("name: users", f"name: {longest}"))).syncs[longest]
     message = problems_of(tmp_path, GOOD.replace("name: users", f"name: {longest}x"))
     assert f"syncs.{longest}x.name: is 54 characters long; use at most 53" in message
+
+
+def test_a_bad_manifest_time_zone_is_reported_once(tmp_path):
+    message = problems_of(tmp_path, "timezone: Mars/Olympus\n" + GOOD)
+    assert message.count("manifest.timezone") == 1, message
