@@ -197,6 +197,13 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
     return sql if dialect == "postgres" else sqlglot.transpile(sql, read="postgres", write=dialect)[0]
 
 
+# Run before a diff or ledger query, in its transaction. The duplicate check's left join to `duplicated` is
+# estimated at a third of the model (a HAVING count(*) > 1 guess) and then planned as a merge join, which sorts
+# the whole model first: at 1M rows an external sort of 100 MB, 0.6 s of a 2.5 s diff. Without merge joins the
+# planner hashes `duplicated` (nearly always empty) and the full join with the snapshot stays a hash join.
+DIFF_SETTINGS = "set local enable_mergejoin = off"
+
+
 def active_snapshot_count_query(spec: DiffSpec) -> str:
     """Rows Braze holds for this sync (delivered or rejected, not removed)."""
     return f"select count(*) from {spec.snapshot_relation} where status <> 'removed'"

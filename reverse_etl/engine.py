@@ -28,7 +28,7 @@ from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
 from .dbt_artifacts import DbtManifest, parse_relation
-from .diff import DiffSpec, active_snapshot_count_query, diff_query, relation
+from .diff import DIFF_SETTINGS, DiffSpec, active_snapshot_count_query, diff_query, relation
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
 from .profiles import ConnectionSpec
@@ -170,6 +170,7 @@ class Engine:
         transaction as the diff, so both see the same state.
         """
         conn.execute("set transaction isolation level repeatable read")
+        conn.execute(DIFF_SETTINGS)
         active = int(conn.execute(active_snapshot_count_query(spec)).fetchone()[0])
         matched_invalid: set[str] = set()
         with conn.cursor(name="rb_diff") as cur:
@@ -445,6 +446,7 @@ class Engine:
         conn.commit()
         # The count and the stream that follows see one state; the level must be set before the first query.
         conn.execute("set transaction isolation level repeatable read")
+        conn.execute(DIFF_SETTINGS)
         delivered = int(conn.execute(ledger.delivered_count_query(table)).fetchone()[0])
         return ledger.ledger_query(sync, spec.model_relation, table), delivered
 
