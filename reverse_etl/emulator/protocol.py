@@ -12,23 +12,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import socket
 from collections import deque
 from collections.abc import Callable
 
 import httptools
 
+from ..http11 import RequestReader, new_loop, response_head, set_nodelay
 from .app import MAX_BODY, Emulator, Request, Response, answer
 
 log = logging.getLogger(__name__)
 MAX_PENDING = 64  # pipelined requests buffered behind a delayed answer before reading pauses
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-           404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
-           429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-           504: "Gateway Timeout"}
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(RequestReader, asyncio.Protocol):
     """One client connection. Requests are answered in order; one at a time is in flight."""
 
     def __init__(self, emulator: Emulator, connections: set):
@@ -45,12 +41,7 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.connections.add(self)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
         peer = transport.get_extra_info("peername")
         try:
             self.loopback = ipaddress.ip_address(peer[0]).is_loopback
@@ -72,39 +63,11 @@ class HttpProtocol(asyncio.Protocol):
             self._write(answer(400, {"message": "Malformed HTTP request."}, close=True), False)
 
     # ------------------------------------------------------------------------------ parser callbacks
-    def _reset_message(self) -> None:
-        self.url = b""
-        self.headers: dict[str, str] = {}
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.too_large = False
-
-    def on_message_begin(self) -> None:
-        self._reset_message()
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        length = self.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY:
-            self.too_large = True  # read and discard the body, then answer 413
-
-    def on_body(self, body: bytes) -> None:
-        if self.too_large:
-            return
-        self.size += len(body)
-        if self.size > MAX_BODY:
-            self.too_large, self.chunks = True, []
-        else:
-            self.chunks.append(body)
+    def max_body(self, path: str) -> int:
+        return MAX_BODY
 
     def on_message_complete(self) -> None:
-        path = self.url.split(b"?", 1)[0].decode("latin-1")
-        req = Request(self.parser.get_method().decode("latin-1"), path, self.headers, b"".join(self.chunks),
+        req = Request(self.parser.get_method().decode("latin-1"), self._path(), self.headers, b"".join(self.chunks),
                       self.too_large, self.loopback)
         keep_alive = self.parser.should_keep_alive()
         self._reset_message()
@@ -152,24 +115,10 @@ class HttpProtocol(asyncio.Protocol):
             self.pending.clear()
             return
         close = resp.close or not keep_alive
-        head = [f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Unknown')}",
-                "Content-Type: application/json", f"Content-Length: {len(resp.body)}"]
-        head.extend(f"{k}: {val}" for k, val in resp.headers)
-        if close:
-            head.append("Connection: close")
-        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + resp.body)
+        transport.write(response_head(resp.status, len(resp.body), close, resp.headers) + resp.body)
         if close:
             transport.close()
             self.pending.clear()
-
-
-def new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed (about twice the request rate), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def serve(emulator: Emulator, host: str, port: int, on_ready: Callable[[int], None],

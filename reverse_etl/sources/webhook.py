@@ -25,12 +25,13 @@ from collections.abc import Callable
 
 import orjson
 
+from ..http11 import new_loop
 from ..profiles import ConnectionSpec
 from ..warehouse import connect
 from . import store
 from .config import WebhookSourceConfig
 from .formats import has_nul
-from .webhook_http import HttpProtocol, Request, Response, new_loop, reply
+from .webhook_http import HttpProtocol, Request, Response, reply
 from .webhook_writer import Writer
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ knows sources or SQL.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,9 +17,8 @@ from dataclasses import dataclass
 import httptools
 import orjson
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
-           500: "Internal Server Error", 503: "Service Unavailable"}
+from ..http11 import RequestReader, response_head, set_nodelay
+
 MAX_PENDING = 32  # pipelined requests buffered behind the one in flight before reading pauses
 
 
@@ -48,26 +46,21 @@ def reply(status: int, payload: dict, close: bool = False) -> Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(RequestReader, asyncio.Protocol):
     """One client connection; requests are handled one at a time, in order."""
 
     def __init__(self, handler: Handler, body_limit: Callable[[str], int], connections: set):
-        self.handler, self.body_limit, self.connections = handler, body_limit, connections
+        self.handler, self.max_body, self.connections = handler, body_limit, connections
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.pending: deque[tuple[Request, bool]] = deque()
         self.task: asyncio.Task | None = None
-        self._reset()
+        self._reset_message()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.connections.add(self)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        set_nodelay(transport)
 
     def connection_lost(self, exc) -> None:
         # A request being written keeps going (its records commit); only its answer has nowhere to go.
@@ -82,46 +75,11 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self._write(reply(400, {"error": "malformed HTTP request"}, close=True), False)
 
-    def _reset(self) -> None:
-        self.url = b""
-        self.headers: dict[str, str] = {}
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.limit = 0
-        self.too_large = False
-
-    def on_message_begin(self) -> None:
-        self._reset()
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_headers_complete(self) -> None:
-        self.limit = self.body_limit(self._path())
-        length = self.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.limit:
-            self.too_large = True  # read and discard the body, then answer 413
-
-    def on_body(self, body: bytes) -> None:
-        if self.too_large:
-            return
-        self.size += len(body)
-        if self.size > self.limit:
-            self.too_large, self.chunks = True, []
-        else:
-            self.chunks.append(body)
-
-    def _path(self) -> str:
-        return self.url.split(b"?", 1)[0].decode("latin-1")
-
     def on_message_complete(self) -> None:
         req = Request(self.parser.get_method().decode("latin-1"), self._path(), self.headers,
                       b"".join(self.chunks), self.too_large)
         self.pending.append((req, self.parser.should_keep_alive()))
-        self._reset()
+        self._reset_message()
         if len(self.pending) >= MAX_PENDING and self.transport is not None:
             self.transport.pause_reading()
         if self.task is None:
@@ -143,19 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         close = resp.close or not keep_alive
-        head = (f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Unknown')}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(resp.body)}\r\n"
-                + ("Connection: close\r\n" if close else "") + "\r\n")
-        transport.write(head.encode("latin-1") + resp.body)
+        transport.write(response_head(resp.status, len(resp.body), close) + resp.body)
         if close:
             transport.close()
             self.pending.clear()
-
-
-def new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed, else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
