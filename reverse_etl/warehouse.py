@@ -18,7 +18,12 @@ from .profiles import ConnectionSpec
 
 
 def connect(spec: ConnectionSpec, *, autocommit: bool = False, application_name: str = "rsync-braze") -> psycopg.Connection:
-    """Open a connection to the target, with a clear error (never the password) when it fails."""
+    """Open a connection to the target, with a clear error (never the password) when it fails.
+
+    A DuckDB target opens its file instead (``reverse_etl/duck/connection.py``)."""
+    if spec.type == "duckdb":
+        from .duck.connection import connect as connect_duckdb
+        return connect_duckdb(spec, autocommit=autocommit)
     try:
         return psycopg.connect(
             host=spec.host,

@@ -1,0 +1,229 @@
+"""The sync runner on DuckDB: a real dbt-duckdb build, then real runs against the Braze emulator over HTTP.
+
+The target is a dbt profile of ``type: duckdb``; the state tables live in the same file. No PostgreSQL here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+
+from reverse_etl.emulator import EmulatorConfig, start_emulator
+from reverse_etl.engine import Engine, SyncLocked, select_syncs
+from reverse_etl.errors import ConfigError
+from reverse_etl.manifest import load
+from reverse_etl.profiles import resolve
+
+API_KEY = "duckdb-runner-key-77a1"
+BIN = Path(sys.executable).parent
+STATE = "rsync_state"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with start_emulator(EmulatorConfig(api_key=API_KEY, rate_limit_requests=None, keep_events=100_000)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def braze(emulator):
+    requests.post(f"{emulator.url}/_emulator/reset", timeout=5)
+    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    return emulator
+
+
+class DuckProject:
+    """A dbt project on a DuckDB file: raw tables written here, a model built by dbt, a sync manifest."""
+
+    def __init__(self, tmp: Path, emulator_url: str):
+        self.tmp, self.file, self.emulator_url = tmp, tmp / "warehouse.duckdb", emulator_url
+        (tmp / "dbt_project.yml").write_text(textwrap.dedent("""
+            name: duck_shop
+            version: "1.0"
+            config-version: 2
+            profile: rsync_braze
+            model-paths: [models]
+            models:
+              duck_shop:
+                +materialized: table
+        """))
+        (tmp / "profiles.yml").write_text(textwrap.dedent("""
+            rsync_braze:
+              target: dev
+              outputs:
+                dev:
+                  type: duckdb
+                  path: "{{ env_var('TEST_DUCK_FILE', 'warehouse.duckdb') }}"
+                  schema: marts
+                  threads: 1
+        """))
+        (tmp / "models").mkdir()
+        (tmp / "models" / "sources.yml").write_text(
+            "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables: [{name: users}, {name: events}]\n")
+        (tmp / "models" / "braze_users.sql").write_text(
+            "select external_id, email, first_name, cast(ltv as double) as ltv, segment\n"
+            "from {{ source('raw', 'users') }}\n")
+        (tmp / "models" / "braze_events.sql").write_text("select * from {{ source('raw', 'events') }}\n")
+        self.sql("create schema if not exists raw")
+        self.sql("create table raw.users (external_id varchar, email varchar, first_name varchar, ltv decimal(10,2), "
+                 "segment varchar)")
+        self.sql("create table raw.events (event_id varchar, external_id varchar, event_name varchar, "
+                 "occurred_at timestamptz, ref varchar)")
+        self.manifest()
+
+    def manifest(self, on_remove: str = "ignore", extra: str = "") -> None:
+        (self.tmp / "rsync_braze.yml").write_text(textwrap.dedent(f"""
+            state_schema: {STATE}
+            destinations:
+              braze:
+                endpoint: {self.emulator_url}
+                api_key_env: TEST_DUCK_BRAZE_KEY
+                custom_attributes:
+                  ltv: {{type: float, required: true}}
+                  segment: string
+            syncs:
+              - name: users
+                model: braze_users
+                identifier: {{column: external_id, type: external_id}}
+                on_remove: {on_remove}
+                mapping:
+                  email: email
+                  first_name: first_name
+                  ltv: ltv
+                  segment: segment
+              - name: events
+                model: braze_events
+                object: events
+                identifier: {{column: external_id, type: external_id}}
+                event: {{id: event_id, name: event_name, time: occurred_at, properties: [ref]}}
+            {extra}
+        """))
+
+    def sql(self, statement: str, params=None):
+        """One statement on the file, from a connection closed at once (dbt and the runner need the file)."""
+        with duckdb.connect(str(self.file)) as conn:
+            result = conn.execute(statement, params)
+            return result.fetchall() if result.description else None
+
+    def dbt_build(self) -> None:
+        proc = subprocess.run([str(BIN / "dbt"), "build", "--project-dir", str(self.tmp), "--profiles-dir",
+                               str(self.tmp)], cwd=self.tmp, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+
+    def add_users(self, n: int, start: int = 0) -> None:
+        self.sql("insert into raw.users select 'u' || g, 'user' || g || '@example.org', 'Name' || g, g * 1.5, "
+                 "case when g % 2 = 0 then 'gold' else 'silver' end from range(?, ?) t(g)", [start, start + n])
+
+    def add_events(self, start: int, n: int) -> None:
+        self.sql("insert into raw.events select 'e' || g, 'u' || (g % 40), 'viewed', "
+                 "timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute', 'e' || g from range(?, ?) t(g)",
+                 [start, start + n])
+
+    def engine(self) -> Engine:
+        return Engine(load(self.tmp / "rsync_braze.yml"), resolve(self.tmp, str(self.tmp)), self.tmp)
+
+    def run(self, name: str = "users"):
+        engine = self.engine()
+        return engine.run(select_syncs(engine.manifest, (name,))[0])
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        env = dict(os.environ, TEST_DUCK_BRAZE_KEY=API_KEY)
+        proc = subprocess.run([str(BIN / "rsync-braze"), *args, "--project-dir", str(self.tmp), "--profiles-dir",
+                               str(self.tmp)], env=env, capture_output=True, text=True, timeout=300)
+        assert not check or proc.returncode == 0, proc.stderr[-3000:]
+        return proc
+
+
+@pytest.fixture
+def project(tmp_path, braze, monkeypatch):
+    monkeypatch.setenv("TEST_DUCK_BRAZE_KEY", API_KEY)
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    return DuckProject(tmp_path, braze.url)
+
+
+def profiles(emulator) -> dict[str, dict]:
+    data = requests.get(f"{emulator.url}/_emulator/profiles", timeout=10).json()["profiles"]
+    return {p["external_id"]: p for p in data if p.get("external_id")}
+
+
+def counters(emulator) -> dict:
+    return requests.get(f"{emulator.url}/_emulator/counters", timeout=10).json()
+
+
+def attr(profile: dict, name: str):
+    return profile.get("custom_attributes", {}).get(name, profile.get(name))
+
+
+def as_profiles(rows) -> dict[str, dict]:
+    return {r[0]: {"email": r[1], "first_name": r[2], "ltv": r[3], "segment": r[4]} for r in rows}
+
+
+def emulated(got: dict[str, dict]) -> dict[str, dict]:
+    return {k: {a: attr(p, a) for a in ("email", "first_name", "ltv", "segment")} for k, p in got.items()}
+
+
+def test_duckdb_target_resolves_to_its_file(project, monkeypatch, tmp_path):
+    spec = resolve(project.tmp, str(project.tmp))
+    assert (spec.type, spec.dbname, spec.schema) == ("duckdb", str(project.file), "marts")
+    assert str(project.file) in spec.describe()
+    monkeypatch.setenv("TEST_DUCK_FILE", str(tmp_path / "elsewhere.duckdb"))
+    assert resolve(project.tmp, str(project.tmp)).dbname == str(tmp_path / "elsewhere.duckdb"), "env_var rendered"
+    monkeypatch.setenv("TEST_DUCK_FILE", ":memory:")
+    with pytest.raises(ConfigError, match="needs a DuckDB database file"):
+        resolve(project.tmp, str(project.tmp))
+
+
+@pytest.mark.dbt
+def test_dbt_build_then_runs_send_the_model_then_only_what_changed(project, braze):
+    project.add_users(40)
+    project.dbt_build()
+    model = as_profiles(project.sql("select * from marts.braze_users"))
+    assert len(model) == 40
+    project.cli("validate")
+    first = project.run()
+    assert first.status == "success" and first.counts["created"] == 40
+    assert emulated(profiles(braze)) == model, "Braze holds exactly the model"
+
+    before = counters(braze)["requests"]
+    second = project.run()
+    assert second.counts.get("created", 0) == second.counts.get("updated", 0) == 0
+    assert second.counts["unchanged"] == 40
+    assert counters(braze)["requests"] == before, "nothing changed: no request"
+
+    project.sql("update raw.users set segment = 'platinum' where external_id = 'u7'")
+    project.dbt_build()
+    plan = json.loads(project.cli("plan", "users", "--json").stdout)
+    assert plan["counts"]["updated"] == 1 and plan["fields_changed"] == {"segment": 1}
+    points = counters(braze)["data_points"]
+    third = project.run()
+    assert third.counts["updated"] == 1 and third.fields_changed == {"segment": 1}
+    assert counters(braze)["data_points"] - points == 1, "only the changed field is sent"
+    assert attr(profiles(braze)["u7"], "segment") == "platinum"
+
+    project.manifest(on_remove="unset")
+    project.sql("delete from raw.users where external_id in ('u1', 'u2')")
+    project.dbt_build()
+    removed = project.run()
+    assert removed.counts["removed"] == 2
+    got = profiles(braze)
+    assert attr(got["u1"], "segment") is None and attr(got["u1"], "ltv") is None
+    assert attr(got["u3"], "segment") == "silver"
+    assert project.run().counts.get("removed", 0) == 0, "reported once"
+
+    status = json.loads(project.cli("status", "users", "--limit", "10", "--json").stdout)
+    runs = status[0]["runs"]
+    assert [r["created"] for r in runs][::-1] == [40, 0, 0, 0, 0]
+    assert [r["status"] for r in runs] == ["success"] * 5
+    history = json.loads(project.cli("history", "users", "--json").stdout)
+    assert [r["run_id"] for r in history] == [r["run_id"] for r in runs]
