@@ -81,7 +81,7 @@ class DuckProject:
                  "occurred_at timestamptz, ref varchar)")
         self.manifest()
 
-    def manifest(self, on_remove: str = "ignore", extra: str = "") -> None:
+    def manifest(self, on_remove: str = "ignore") -> None:
         (self.tmp / "rsync_braze.yml").write_text(textwrap.dedent(f"""
             state_schema: {STATE}
             destinations:
@@ -96,6 +96,7 @@ class DuckProject:
                 model: braze_users
                 identifier: {{column: external_id, type: external_id}}
                 on_remove: {on_remove}
+                confirm_delete: {str(on_remove == "delete").lower()}
                 mapping:
                   email: email
                   first_name: first_name
@@ -106,7 +107,6 @@ class DuckProject:
                 object: events
                 identifier: {{column: external_id, type: external_id}}
                 event: {{id: event_id, name: event_name, time: occurred_at, properties: [ref]}}
-            {extra}
         """))
 
     def sql(self, statement: str, params=None):
@@ -227,3 +227,129 @@ def test_dbt_build_then_runs_send_the_model_then_only_what_changed(project, braz
     assert [r["status"] for r in runs] == ["success"] * 5
     history = json.loads(project.cli("history", "users", "--json").stdout)
     assert [r["run_id"] for r in history] == [r["run_id"] for r in runs]
+
+
+def test_invalid_rows_are_rejected_with_reasons_in_sync_rejections(project, braze):
+    project.add_users(5)
+    project.sql("create schema marts")
+    project.sql("insert into raw.users values (null, 'a@b.org', 'x', 1, 's'), ('dup', 'd1@b.org', 'x', 1, 's'), "
+                "('dup', 'd2@b.org', 'x', 1, 's'), ('noltv', 'n@b.org', 'x', null, 's'), "
+                "('long', 'l@b.org', repeat('x', 300), 1, 's'), ('bademail', 'not-an-email', 'x', 1, 's')")
+    project.sql("create table marts.braze_users as select external_id, email, first_name, cast(ltv as double) as ltv, "
+                "segment from raw.users")
+    text = (project.tmp / "rsync_braze.yml").read_text().replace("model: braze_users", "relation: marts.braze_users")
+    (project.tmp / "rsync_braze.yml").write_text(text)
+    result = project.run()
+    assert result.counts["created"] == 5
+    assert result.counts["invalid"] == 4  # null id, two duplicates, missing required ltv
+    assert result.counts["rejected"] == 2  # over 255 characters, bad email
+    assert set(profiles(braze)) == {f"u{i}" for i in range(5)}
+    reasons = dict(project.sql(f"select coalesce(identifier, '<null>'), reason from {STATE}.sync_rejections"))
+    assert "null" in reasons["<null>"]
+    assert "not unique" in reasons["dup"]
+    assert "ltv" in reasons["noltv"]
+    assert "255" in reasons["long"]
+    assert "email" in reasons["bademail"]
+    by_reason = json.loads(project.cli("rejections", "users", "--by-reason", "--json").stdout)
+    assert sum(r["rows"] for r in by_reason) == 6
+    again = project.run()
+    assert again.counts.get("rejected", 0) == 0, "a rejected row is not resent until it changes"
+    project.sql("update marts.braze_users set email = 'fixed@b.org' where external_id = 'bademail'")
+    fixed = project.run()
+    assert fixed.counts.get("updated", 0) + fixed.counts.get("created", 0) == 1
+    assert attr(profiles(braze)["bademail"], "email") == "fixed@b.org"
+
+
+def relation_manifest(project, on_remove: str) -> None:
+    project.manifest(on_remove=on_remove)
+    path = project.tmp / "rsync_braze.yml"
+    path.write_text(path.read_text().replace("model: braze_users", "relation: marts.braze_users"))
+
+
+@pytest.mark.parametrize("on_remove", ["ignore", "delete"])
+def test_removed_rows_follow_on_remove(project, braze, on_remove):
+    project.sql("create schema marts")
+    project.sql("create table marts.braze_users as select 'u' || g as external_id, 'user' || g || '@x.org' as email, "
+                "'N' as first_name, 1.5 as ltv, 'gold' as segment from range(4) t(g)")
+    relation_manifest(project, on_remove)
+    project.run()
+    project.sql("delete from marts.braze_users where external_id = 'u0'")
+    before = counters(braze)["requests"]
+    result = project.run()
+    assert ("u0" in profiles(braze)) == (on_remove == "ignore")
+    assert "u1" in profiles(braze)
+    if on_remove == "ignore":
+        assert counters(braze)["requests"] == before, "ignore: nothing sent"
+    else:
+        assert result.counts["removed"] == 1
+    project.sql("insert into marts.braze_users values ('u0', 'back@x.org', 'N', 1.5, 'gold')")
+    back = project.run()
+    assert back.counts.get("created", 0) + back.counts.get("updated", 0) == 1, "a removed row that returns is sent"
+    assert attr(profiles(braze)["u0"], "email") == "back@x.org"
+
+
+def received(emulator) -> Counter:
+    data = requests.get(f"{emulator.url}/_emulator/profiles", timeout=30).json()["profiles"]
+    return Counter(e["properties"]["ref"] for p in data for e in p.get("events", []))
+
+
+@pytest.mark.dbt
+def test_events_are_delivered_exactly_once_across_runs(project, braze):
+    project.add_users(1)
+    project.add_events(1, 300)
+    project.dbt_build()
+    plan = json.loads(project.cli("plan", "events", "--json").stdout)
+    assert plan["counts"]["created"] == 300
+    first = project.run("events")
+    assert first.status == "success" and first.counts["created"] == 300
+    second = project.run("events")
+    assert second.counts.get("created", 0) == 0 and second.counts["unchanged"] == 300
+    project.add_events(301, 50)
+    project.dbt_build()
+    third = project.run("events")
+    assert third.counts["created"] == 50
+    got = received(braze)
+    assert len(got) == 350 and set(got.values()) == {1}, "each event exactly once"
+    assert project.sql(f"select count(*), count(*) filter (where status = 'delivered') from {STATE}.ledger__events") \
+        == [(350, 350)]
+
+
+def test_a_second_process_on_the_file_gets_a_clear_error(project, braze):
+    project.sql("create schema marts")
+    project.sql("create table marts.braze_users as select 'u1' as external_id, 'a@x.org' as email, 'N' as first_name, "
+                "1.5 as ltv, 'gold' as segment")
+    relation_manifest(project, "ignore")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(project.file)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = project.cli("run", "users", check=False)
+        assert proc.returncode == 5, proc.stderr
+        message = proc.stderr.strip().splitlines()[-1]
+        assert "Sync 'users'" in message and str(project.file) in message and f"PID {holder.pid}" in message
+        assert "Traceback" not in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert project.cli("run", "users").returncode == 0, "the file free again, the run goes through"
+    assert "u1" in profiles(braze)
+
+
+def test_two_runs_of_a_sync_in_one_process_do_not_overlap(project, braze):
+    project.sql("create schema marts")
+    project.sql("create table marts.braze_users as select 'u1' as external_id, 'a@x.org' as email, 'N' as first_name, "
+                "1.5 as ltv, 'gold' as segment")
+    relation_manifest(project, "ignore")
+    engine = project.engine()
+    sync = select_syncs(engine.manifest, ("users",))[0]
+    db, conn = engine.db, engine.db.connect(engine.target)
+    try:
+        db.state.ensure_schema(conn, STATE)
+        assert db.state.try_lock(conn, "users")
+        with pytest.raises(SyncLocked, match="already running"):
+            engine.run(sync)
+        db.state.unlock(conn, "users")
+    finally:
+        conn.close()
+    assert engine.run(sync).counts["created"] == 1

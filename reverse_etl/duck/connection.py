@@ -48,8 +48,10 @@ def connect(spec: ConnectionSpec, *, autocommit: bool = False, sync: str | None 
             read_only: bool = False) -> "DuckConnection":
     """Open the target's database file (created when missing, as dbt-duckdb does)."""
     duckdb = _duckdb()
+    # The profile's `settings` (dbt-duckdb's: memory_limit, threads, ...) apply to the runner's connections too.
+    settings = {str(k): str(v) for k, v in (spec.extra.get("settings") or {}).items()}
     try:
-        raw = duckdb.connect(spec.dbname, read_only=read_only)
+        raw = duckdb.connect(spec.dbname, read_only=read_only, config=settings)
     except duckdb.IOException as exc:
         text = _one_line(exc)
         if "lock" not in text.lower():
