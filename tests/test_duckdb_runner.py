@@ -81,7 +81,7 @@ class DuckProject:
                  "occurred_at timestamptz, ref varchar)")
         self.manifest()
 
-    def manifest(self, on_remove: str = "ignore") -> None:
+    def manifest(self, on_remove: str = "ignore", merges: str = "") -> None:
         (self.tmp / "rsync_braze.yml").write_text(textwrap.dedent(f"""
             state_schema: {STATE}
             destinations:
@@ -97,6 +97,7 @@ class DuckProject:
                 identifier: {{column: external_id, type: external_id}}
                 on_remove: {on_remove}
                 confirm_delete: {str(on_remove == "delete").lower()}
+                {merges}
                 mapping:
                   email: email
                   first_name: first_name
@@ -260,8 +261,8 @@ def test_invalid_rows_are_rejected_with_reasons_in_sync_rejections(project, braz
     assert attr(profiles(braze)["bademail"], "email") == "fixed@b.org"
 
 
-def relation_manifest(project, on_remove: str) -> None:
-    project.manifest(on_remove=on_remove)
+def relation_manifest(project, on_remove: str, merges: str = "") -> None:
+    project.manifest(on_remove=on_remove, merges=merges)
     path = project.tmp / "rsync_braze.yml"
     path.write_text(path.read_text().replace("model: braze_users", "relation: marts.braze_users"))
 
@@ -353,3 +354,76 @@ def test_two_runs_of_a_sync_in_one_process_do_not_overlap(project, braze):
     finally:
         conn.close()
     assert engine.run(sync).counts["created"] == 1
+
+
+def test_merged_persons_are_merged_in_braze_not_deleted(project, braze):
+    project.sql("create schema marts")
+    project.sql("create table marts.braze_users (external_id varchar, email varchar, first_name varchar, ltv double, "
+                "segment varchar)")
+    project.sql("insert into marts.braze_users values ('p1', 'p1@x.org', 'One', 1, null), "
+                "('p2', 'p2@x.org', 'Two', 2, 'gold')")
+    project.sql("create table marts.retired (retired_person_id varchar, person_id varchar)")
+    relation_manifest(project, "delete", "merges: {relation: marts.retired, retired: retired_person_id, "
+                                         "surviving: person_id}")
+    assert project.run().counts["created"] == 2
+    project.sql("delete from marts.braze_users where external_id = 'p2'")
+    project.sql("insert into marts.retired values ('p2', 'p1')")
+    second = project.run()
+    assert second.counts["merged"] == 1 and second.counts.get("removed", 0) == 0
+    got = profiles(braze)
+    assert "p2" not in got and "p1" in got
+    assert attr(got["p1"], "segment") is None, "the model's value (null) wins over what the merge brought"
+    assert counters(braze)["requests_by_endpoint"].get("/users/delete", 0) == 0
+    assert project.sql(f"select retired_id, status from {STATE}.merges__users") == [("p2", "merged")]
+    assert project.run().counts.get("merged", 0) == 0, "merged once"
+
+
+@pytest.mark.dbt
+def test_init_scaffolds_a_manifest_from_duckdb_columns(project, braze):
+    project.add_users(3)
+    project.dbt_build()
+    (project.tmp / "rsync_braze.yml").unlink()
+    project.cli("init", "--model", "braze_users")
+    text = (project.tmp / "rsync_braze.yml").read_text()
+    assert "identifier: {column: external_id, type: external_id}" in text
+    assert "email: email" in text and "first_name: first_name" in text
+    assert "ltv: float" in text and "segment: string" in text, text
+    assert project.cli("validate").returncode == 0
+
+
+def test_commands_that_need_postgresql_say_so(project):
+    from reverse_etl import warehouse
+    from reverse_etl.errors import WarehouseError
+
+    spec = resolve(project.tmp, str(project.tmp))
+    with pytest.raises(WarehouseError, match="`rsync-braze ingest` needs a PostgreSQL target.*is DuckDB"):
+        warehouse.connect(spec, application_name="rsync-braze ingest")
+    sync = "  - name: rt\n    relation: marts.braze_users\n    identifier: {column: external_id, type: external_id}\n" \
+           "    schedule: realtime\n    mapping: {email: email, ltv: ltv}\n"
+    path = project.tmp / "rsync_braze.yml"
+    path.write_text(path.read_text() + sync)
+    proc = project.cli("serve", "--select", "rt", check=False)
+    assert proc.returncode == 2 and "realtime` needs PostgreSQL's LISTEN/NOTIFY" in proc.stderr, proc.stderr
+
+
+def test_failed_delivery_loses_nothing(project, braze):
+    import dataclasses
+
+    from reverse_etl.braze import BrazeClient
+
+    project.sql("create schema marts")
+    project.sql("create table marts.braze_users as select 'u' || g as external_id, 'user' || g || '@x.org' as email, "
+                "'N' as first_name, 1.5 as ltv, 'gold' as segment from range(120) t(g)")
+    relation_manifest(project, "ignore")
+    requests.post(f"{braze.url}/_emulator/faults", json={"error_rate": 1.0, "error_statuses": [503]}, timeout=5)
+    engine = project.engine()
+    engine.client_factory = lambda dest, schema: BrazeClient(
+        dataclasses.replace(dest, max_attempts=2, backoff_base=0.01, backoff_cap=0.02), schema=schema)
+    failed = engine.run(select_syncs(engine.manifest, ("users",))[0])
+    assert failed.status == "partial" and failed.counts["failed"] == 120
+    assert project.sql(f"select count(*) from {STATE}.snapshot__users") == [(0,)], "state only for acknowledged rows"
+    requests.post(f"{braze.url}/_emulator/faults", json={}, timeout=5)
+    assert project.run().counts["created"] == 120
+    assert len(profiles(braze)) == 120
+    runs = project.sql(f"select status, failed, created from {STATE}.sync_runs order by run_id")
+    assert runs == [("partial", 120, 0), ("success", 0, 120)]

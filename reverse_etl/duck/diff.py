@@ -32,13 +32,16 @@ def diff_query(spec: DiffSpec, all_values: bool = False) -> str:
     v = [q(f"_rb_v{i}") for i in range(n)]
     h = [q(f"_rb_h{i}") for i in range(n)]
     values = "".join(f", m0.{q(c)} as {v[i]}" for i, (c, _) in enumerate(spec.fields))
-    new_hashes = (f"cast(json_object({', '.join(f'{_literal(attr)}, b.{h[i]}' for i, (_, attr) in enumerate(spec.fields))}) as varchar)"
-                  if n else "'{}'")
-    changed = (f"list_filter([{', '.join(f'case when json_extract_string(b._rb_old_hashes, {_json_path(attr)}) is distinct from cast(b.{h[i]} as varchar) then {_literal(attr)} end' for i, (_, attr) in enumerate(spec.fields))}], lambda x: x is not null)"
-               if n else "cast([] as varchar[])")
+    pairs = ", ".join(f"{_literal(attr)}, b.{h[i]}" for i, (_, attr) in enumerate(spec.fields))
+    new_hashes = f"cast(json_object({pairs}) as varchar)" if n else "'{}'"
+    # An attribute changed when its delivered hash (JSON number, read as text) differs from the new one.
+    tests = ", ".join(f"case when json_extract_string(b._rb_old_hashes, {_json_path(attr)}) is distinct from "
+                      f"cast(b.{h[i]} as varchar) then {_literal(attr)} end" for i, (_, attr) in enumerate(spec.fields))
+    changed = f"list_filter([{tests}], lambda x: x is not null)" if n else "cast([] as varchar[])"
 
     def missing_case(alias: str) -> str:
-        missing = " ".join(f"when {alias}.{v[i]} is null then {_literal(f'required attribute {attr} is null (column {col})')}"
+        missing = " ".join(f"when {alias}.{v[i]} is null then "
+                           f"{_literal(f'required attribute {attr} is null (column {col})')}"
                            for i, (col, attr) in enumerate(spec.fields) if (col, attr) in spec.required)
         return f"case {missing} end" if missing else "cast(null as varchar)"
 
