@@ -427,3 +427,5 @@ def test_failed_delivery_loses_nothing(project, braze):
     assert len(profiles(braze)) == 120
     runs = project.sql(f"select status, failed, created from {STATE}.sync_runs order by run_id")
     assert runs == [("partial", 120, 0), ("success", 0, 120)]
+    refreshed = json.loads(project.cli("run", "users", "--full-refresh", "--json").stdout)
+    assert refreshed["counts"]["created"] == 120, "--full-refresh forgets the snapshot: every row sent again"
