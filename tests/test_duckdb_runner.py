@@ -429,3 +429,29 @@ def test_failed_delivery_loses_nothing(project, braze):
     assert runs == [("partial", 120, 0), ("success", 0, 120)]
     refreshed = json.loads(project.cli("run", "users", "--full-refresh", "--json").stdout)
     assert refreshed["counts"]["created"] == 120, "--full-refresh forgets the snapshot: every row sent again"
+
+
+def test_json_and_list_columns_become_object_and_array_attributes(project, braze):
+    project.sql("create schema marts")
+    project.sql("create table marts.prefs as select 'u1' as external_id, '{\"tier\": \"gold\", \"n\": 2}'::json as prefs, "
+                "['a', 'b'] as tags, {'city': 'Lyon'} as address")
+    (project.tmp / "rsync_braze.yml").write_text(textwrap.dedent(f"""
+        state_schema: {STATE}
+        destinations:
+          braze:
+            endpoint: {project.emulator_url}
+            api_key_env: TEST_DUCK_BRAZE_KEY
+            custom_attributes: {{prefs: object, tags: array, address: object}}
+        syncs:
+          - name: prefs
+            relation: marts.prefs
+            identifier: {{column: external_id, type: external_id}}
+            mapping: {{prefs: prefs, tags: tags, address: address}}
+    """))
+    assert project.cli("validate").returncode == 0
+    result = project.run("prefs")
+    assert result.counts["created"] == 1 and not result.rejections, result.rejections
+    got = profiles(braze)["u1"]
+    assert attr(got, "prefs") == {"tier": "gold", "n": 2}
+    assert attr(got, "tags") == ["a", "b"] and attr(got, "address") == {"city": "Lyon"}
+    assert project.run("prefs").counts["unchanged"] == 1

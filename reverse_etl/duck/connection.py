@@ -13,6 +13,7 @@ and writing connections see each other's commits, each in its own snapshot.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -150,8 +151,21 @@ def stream(conn: DuckConnection, query: str, params: Sequence[object] | None = N
     The connection must not run another statement until the rows are read: the engine streams on a connection
     of its own. ``name`` is accepted for the PostgreSQL signature (its server-side cursor's name)."""
     conn.execute(query, params)
+    # DuckDB hands JSON columns over as text; psycopg decodes json/jsonb, and the payload checks expect an
+    # object attribute's value as a dict: decode them the same way.
+    decode = [i for i, column in enumerate(conn.raw.description or ()) if str(column[1]) == "JSON"]
     while True:
         rows = conn.fetchmany(chunk_size)
         if not rows:
             return
+        if decode:
+            rows = [_decoded(row, decode) for row in rows]
         yield from rows
+
+
+def _decoded(row: tuple, columns: list[int]) -> tuple:
+    values = list(row)
+    for i in columns:
+        if values[i] is not None:
+            values[i] = json.loads(values[i])
+    return tuple(values)
