@@ -455,3 +455,50 @@ def test_json_and_list_columns_become_object_and_array_attributes(project, braze
     assert attr(got, "prefs") == {"tier": "gold", "n": 2}
     assert attr(got, "tags") == ["a", "b"] and attr(got, "address") == {"city": "Lyon"}
     assert project.run("prefs").counts["unchanged"] == 1
+
+
+@pytest.mark.dbt
+@pytest.mark.slow
+def test_serve_runs_two_cron_syncs_at_once_on_one_duckdb_file(project, braze):
+    """serve's workers run both syncs in threads of one process on the same file: no conflict, both succeed."""
+    from datetime import datetime, timedelta, timezone
+
+    project.add_users(50)
+    project.add_events(1, 200)
+    project.dbt_build()
+    path = project.tmp / "rsync_braze.yml"
+    text = path.read_text()
+    for name in ("users", "events"):
+        text = text.replace(f"  - name: {name}\n", f"  - name: {name}\n    schedule: '* * * * *'\n")
+    path.write_text(text)
+    now = datetime.now(timezone.utc)
+    start = now.replace(second=0, microsecond=0) + timedelta(minutes=1) - timedelta(seconds=3)
+    status_path = project.tmp / "status.json"
+    env = dict(os.environ, TEST_DUCK_BRAZE_KEY=API_KEY)
+    with open(project.tmp / "serve.log", "w+") as log:
+        proc = subprocess.Popen([str(BIN / "rsync-braze"), "serve", "--status-file", str(status_path), "--poll", "0",
+                                 "--clock-start", start.isoformat(), "--project-dir", str(project.tmp),
+                                 "--profiles-dir", str(project.tmp)], env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline, status = time.monotonic() + 90, {}
+            while time.monotonic() < deadline:
+                assert proc.poll() is None, Path(log.name).read_text()[-3000:]
+                try:
+                    status = json.loads(status_path.read_text())
+                except (FileNotFoundError, ValueError):
+                    status = {}
+                runs = [(status.get("syncs", {}).get(n) or {}).get("last_run") or {} for n in ("users", "events")]
+                if all(r.get("finished_at") for r in runs):
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError(f"both cron runs did not finish: {status}; {Path(log.name).read_text()[-3000:]}")
+            assert [r["status"] for r in runs] == ["success", "success"], (runs, Path(log.name).read_text()[-3000:])
+            assert runs[0]["counts"]["created"] == 50 and runs[1]["counts"]["created"] == 200
+            assert runs[0]["scheduled_for"] == runs[1]["scheduled_for"], "submitted together to the workers"
+            print("users run", runs[0]["started_at"], runs[0]["finished_at"], "events run", runs[1]["started_at"],
+                  runs[1]["finished_at"])
+        finally:
+            proc.send_signal(15)
+            assert proc.wait(60) == 0, Path(log.name).read_text()[-3000:]
+    assert len(profiles(braze)) >= 50 and len(received(braze)) == 200
