@@ -2,7 +2,8 @@
 
 One run of one sync:
 
-1. take the sync's lock (a PostgreSQL advisory lock: a second concurrent run exits with a clear message);
+1. take the sync's lock (a PostgreSQL advisory lock, DuckDB: see duck/state.py): a second concurrent run exits
+   with a clear message;
 2. run the diff (``diff.py``) once into a temporary table and count its actions;
 3. record invalid rows as rejections; stream new and changed rows (server-side cursor) into the Braze client,
    sending only the fields that changed (and that the mapping's ``sync_on`` allows);
@@ -26,12 +27,12 @@ from . import dialect
 from .recorder import Recorder
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
-from .merges import MergeRow, merge_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
 from .dbt_artifacts import DbtManifest, parse_relation
 from .diff import DiffSpec, active_snapshot_count_query, relation
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
+from .merges import MergeRow, merge_users
 from .profiles import ConnectionSpec
 
 log = logging.getLogger("reverse_etl.engine")
