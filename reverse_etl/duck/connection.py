@@ -22,6 +22,9 @@ from ..errors import WarehouseError
 from ..profiles import ConnectionSpec
 
 
+MIN_VERSION = (1, 3)
+
+
 class DuckError(WarehouseError):
     """A statement DuckDB refused (or an I/O error on the file)."""
 
@@ -37,7 +40,11 @@ def _duckdb():
         import duckdb
     except ImportError:  # pragma: no cover - dbt-duckdb installs it
         raise WarehouseError("The target is a DuckDB file but the duckdb package is not installed: "
-                             "pip install 'duckdb>=1.1' (or dbt-duckdb).") from None
+                             "pip install 'rsync-braze[duckdb]' (or dbt-duckdb).") from None
+    if tuple(int(p) for p in re.findall(r"\d+", duckdb.__version__)[:2]) < MIN_VERSION:
+        # The diff uses `lambda x: ...` (DuckDB 1.3+); older releases would fail mid-run with a binder error.
+        raise WarehouseError(f"duckdb {duckdb.__version__} is too old for rsync-braze (1.3 or later): "
+                             "pip install -U 'rsync-braze[duckdb]'.")
     return duckdb
 
 
