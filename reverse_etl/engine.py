@@ -2,7 +2,8 @@
 
 One run of one sync:
 
-1. take the sync's lock (a PostgreSQL advisory lock: a second concurrent run exits with a clear message);
+1. take the sync's lock (a PostgreSQL advisory lock, DuckDB: see duck/state.py): a second concurrent run exits
+   with a clear message;
 2. run the diff (``diff.py``) once into a temporary table and count its actions;
 3. record invalid rows as rejections; stream new and changed rows (server-side cursor) into the Braze client,
    sending only the fields that changed (and that the mapping's ``sync_on`` allows);
@@ -22,17 +23,17 @@ from pathlib import Path
 
 import psycopg
 
-from . import ledger, merges, state, uniqueness
+from . import dialect
 from .recorder import Recorder
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
 from .dbt_artifacts import DbtManifest, parse_relation
-from .diff import DIFF_SETTINGS, DiffSpec, active_snapshot_count_query, diff_query, relation
+from .diff import DiffSpec, active_snapshot_count_query, relation
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
+from .merges import MergeRow, merge_users
 from .profiles import ConnectionSpec
-from .warehouse import connect
 
 log = logging.getLogger("reverse_etl.engine")
 
@@ -76,6 +77,7 @@ class Engine:
         self.manifest = manifest
         self.stop = stop
         self.target = target
+        self.db = dialect.for_target(target)  # what to ask of the warehouse (PostgreSQL, DuckDB)
         self.project_dir = project_dir
         self.dbt = DbtManifest(project_dir)
         self.client_factory = client_factory or (lambda dest, schema: BrazeClient(dest, schema=schema))
@@ -98,15 +100,13 @@ class Engine:
         """The model's quoted relation and its columns' types (PostgreSQL type names); a clear error when the
         relation or a column the sync reads is missing."""
         rel = self._relation(sync)
-        rows = conn.execute("select column_name, udt_name from information_schema.columns where table_schema = %s "
-                            "and table_name = %s", (rel.schema, rel.name)).fetchall()
-        if not rows:
+        have = self.db.column_types(conn, rel.schema, rel.name)
+        if not have:
             raise ConfigError(f"Sync {sync.name!r}: relation {rel} does not exist in the warehouse "
                               f"({self.target.describe()}): run `dbt build` first, or fix `model`/`relation`.")
-        have = dict(rows)
         if sync.object in ("events", "purchases"):
-            ledger.check_config(sync)
-            wanted = ledger.columns(sync)
+            self.db.ledger.check_config(sync)
+            wanted = self.db.ledger.columns(sync)
         else:
             wanted = [sync.identifier_column] + [m.column for m in sync.mapping]
         missing = [c for c in wanted if c not in have]
@@ -149,12 +149,12 @@ class Engine:
         if sync.object == "subscriptions":
             raise ConfigError(f"Sync {sync.name!r}: object 'subscriptions' is not supported by this release yet; "
                               "user_attributes, events and purchases are.")
-        state.ensure_schema(conn, self.manifest.state_schema)
-        state.ensure_snapshot(conn, self.manifest.state_schema, sync.name)
+        self.db.state.ensure_schema(conn, self.manifest.state_schema)
+        self.db.state.ensure_snapshot(conn, self.manifest.state_schema, sync.name)
         if full_refresh:
-            state.reset_snapshot(conn, self.manifest.state_schema, sync.name)
+            self.db.state.reset_snapshot(conn, self.manifest.state_schema, sync.name)
         model_relation, types = self._check_columns(conn, sync)
-        because = uniqueness.known_unique(conn, sync, model_relation, self.project_dir)
+        because = self.db.known_unique(conn, sync, model_relation, self.project_dir)
         if result is not None and sync.object == "user_attributes":
             result.unique_because = because
         if because:
@@ -169,19 +169,15 @@ class Engine:
         ``unchanged`` is derived at the end from the snapshot's count, read in the same repeatable-read
         transaction as the diff, so both see the same state.
         """
-        conn.execute("set transaction isolation level repeatable read")
-        conn.execute(DIFF_SETTINGS)
+        self.db.consistent_read(conn)
         active = int(conn.execute(active_snapshot_count_query(spec)).fetchone()[0])
         matched_invalid: set[str] = set()
-        with conn.cursor(name="rb_diff") as cur:
-            cur.itersize = 5000
-            cur.execute(diff_query(spec, all_values=full))
-            for row in cur:
-                action = row[1]
-                counts[action] = counts.get(action, 0) + 1
-                if action == "invalid" and row[7] and row[0] is not None:
-                    matched_invalid.add(row[0])
-                yield row
+        for row in self.db.stream(conn, self.db.diff_query(spec, all_values=full), chunk_size=5000, name="rb_diff"):
+            action = row[1]
+            counts[action] = counts.get(action, 0) + 1
+            if action == "invalid" and row[7] and row[0] is not None:
+                matched_invalid.add(row[0])
+            yield row
         if not full:
             counts["unchanged"] = active - counts.get("changed", 0) - counts.get("removed", 0) - len(matched_invalid)
 
@@ -210,7 +206,7 @@ class Engine:
         counts: dict[str, int] = {}
         sent = quiet = 0
         refused: dict[str, int] = {}
-        with connect(self.target) as conn:
+        with self.db.connect(self.target, sync=sync.name) as conn:
             spec = self._prepare(conn, sync, full_refresh=False, result=result)
             if sync.object in ("events", "purchases"):
                 return self._plan_events(conn, sync, spec, builder, result, started)
@@ -266,10 +262,10 @@ class Engine:
         query, delivered = self._ledger_query(conn, sync, spec)
         app_id = self.manifest.destinations[sync.destination].app_id
         sent = 0
-        for row in ledger.stream(conn, query):
+        for row in self.db.ledger.stream(conn, query):
             reason = row[0]
             if reason is None:
-                built = builder.build(ledger.track_row(sync, row[2:], app_id))
+                built = builder.build(self.db.ledger.track_row(sync, row[2:], app_id))
                 reason = built.reason if isinstance(built, Rejection) else None
                 if reason:
                     result.add("rejected")
@@ -294,9 +290,10 @@ class Engine:
         schema = self.manifest.state_schema
         result = SyncResult(sync.name)
         destination = self._destination(sync)  # the API key is checked before any warehouse work
-        with connect(self.target, autocommit=True) as state_conn, connect(self.target) as read_conn:
-            state.ensure_schema(state_conn, schema)
-            if not state.try_lock(state_conn, sync.name):
+        with self.db.connect(self.target, autocommit=True, sync=sync.name) as state_conn, \
+                self.db.connect(self.target, sync=sync.name) as read_conn:
+            self.db.state.ensure_schema(state_conn, schema)
+            if not self.db.state.try_lock(state_conn, sync.name):
                 raise SyncLocked(f"Sync {sync.name!r} is already running (another rsync-braze holds its lock): "
                                  "wait for it to finish; `rsync-braze status` shows its progress.")
             try:
@@ -304,7 +301,7 @@ class Engine:
             finally:
                 # Released explicitly: a closed connection releases it too, but only once its server process
                 # has noticed, which a next run started right away could beat.
-                state.unlock(state_conn, sync.name)
+                self.db.state.unlock(state_conn, sync.name)
         result.seconds = time.monotonic() - started
         return result
 
@@ -312,9 +309,9 @@ class Engine:
                     read_conn: psycopg.Connection, destination: Destination) -> None:
         schema = self.manifest.state_schema
         spec = self._prepare(read_conn, sync, full_refresh, result=result)
-        result.run_id = run_id = state.start_run(state_conn, schema, sync.name, sync.mode, False)
+        result.run_id = run_id = self.db.state.start_run(state_conn, schema, sync.name, sync.mode, False)
         client = self.client_factory(destination, self._schema(sync))
-        recorder = Recorder(state_conn, schema, sync.name, run_id, result)
+        recorder = Recorder(state_conn, schema, sync.name, run_id, result, db=self.db)
         counts: dict[str, int] = {}
         try:
             if sync.object in ("events", "purchases"):
@@ -341,22 +338,22 @@ class Engine:
                 result.status = "rejected_over_threshold"
                 result.error = (f"{rejected} row(s) rejected ({rejected / total:.1%}), over max_rejected_share "
                                 f"{sync.max_rejected_share:.1%}; see sync_rejections")
-            state.finish_run(state_conn, schema, run_id, result.status, result.error)
+            self.db.state.finish_run(state_conn, schema, run_id, result.status, result.error)
         except BaseException as exc:
             recorder.flush()
             result.status = "failed"
             result.error = destination.redact(str(exc))[:2000] if isinstance(exc, Exception) else "interrupted"
-            state.finish_run(state_conn, schema, run_id, result.status, result.error)
+            self.db.state.finish_run(state_conn, schema, run_id, result.status, result.error)
             raise
 
     def _pending_merges(self, conn: psycopg.Connection, sync: SyncConfig, spec: DiffSpec) -> list[tuple[str, str, bool]]:
         """Retired ids not merged yet (few: the persons merged since the last run), as (retired, surviving,
         ready: Braze holds the surviving id)."""
         schema = self.manifest.state_schema
-        merges.ensure_ledger(conn, schema, sync.name)
+        self.db.merges.ensure_ledger(conn, schema, sync.name)
         m = sync.merges
         rel = self.dbt.relation(m["model"]) if m.get("model") else parse_relation(m["relation"])
-        query = merges.pending_query(m, relation(rel.schema, rel.name), spec.snapshot_relation,
+        query = self.db.merges.pending_query(m, relation(rel.schema, rel.name), spec.snapshot_relation,
                                      relation(schema, f"merges__{sync.name}"))
         try:
             rows = conn.execute(query).fetchall()
@@ -376,7 +373,7 @@ class Engine:
         the retired ids and resends the survivors' fields); return the retired ids held for a later run."""
         found = self._pending_merges(conn, sync, spec)
         pending = {r: s for r, s, ready in found if ready}
-        for outcome in merges.merge_users(client, (merges.MergeRow(r, r, s) for r, s in pending.items())):
+        for outcome in merge_users(client, (MergeRow(r, r, s) for r, s in pending.items())):
             retired, surviving = outcome.key, pending[outcome.key]
             if outcome.status == "delivered":
                 recorder.merge(retired, surviving, "merged")
@@ -441,14 +438,13 @@ class Engine:
         return to_delete
 
     def _ledger_query(self, conn: psycopg.Connection, sync: SyncConfig, spec: DiffSpec) -> tuple[str, int]:
-        ledger.ensure_ledger(conn, self.manifest.state_schema, sync.name)
+        self.db.ledger.ensure_ledger(conn, self.manifest.state_schema, sync.name)
         table = relation(self.manifest.state_schema, f"ledger__{sync.name}")
         conn.commit()
         # The count and the stream that follows see one state; the level must be set before the first query.
-        conn.execute("set transaction isolation level repeatable read")
-        conn.execute(DIFF_SETTINGS)
-        delivered = int(conn.execute(ledger.delivered_count_query(table)).fetchone()[0])
-        return ledger.ledger_query(sync, spec.model_relation, table), delivered
+        self.db.consistent_read(conn)
+        delivered = int(conn.execute(self.db.ledger.delivered_count_query(table)).fetchone()[0])
+        return self.db.ledger.ledger_query(sync, spec.model_relation, table), delivered
 
     def _deliver_events(self, sync: SyncConfig, conn: psycopg.Connection, spec: DiffSpec, client: BrazeClient,
                         recorder: Recorder, counts: dict[str, int]) -> None:
@@ -462,7 +458,7 @@ class Engine:
 
         def rows() -> Iterator[TrackRow]:
             chunk: list[TrackRow] = []
-            for row in ledger.stream(conn, query):
+            for row in self.db.ledger.stream(conn, query):
                 if self._stopping(recorder.result):
                     return  # the rows of `chunk` were never marked sending: the next run sends them, unflagged
                 counts["new"] = counts.get("new", 0) + 1
@@ -471,7 +467,7 @@ class Engine:
                     continue
                 if row[1]:
                     resent.add(row[2])
-                chunk.append(ledger.track_row(sync, row[2:], app_id))
+                chunk.append(self.db.ledger.track_row(sync, row[2:], app_id))
                 if len(chunk) >= handover:
                     recorder.sending([t.key for t in chunk])  # committed before the client may send them
                     yield from chunk

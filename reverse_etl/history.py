@@ -37,6 +37,10 @@ def _as_dict(names: tuple[str, ...], row: tuple) -> dict:
 def runs(conn: psycopg.Connection, schema: str, syncs: tuple[str, ...] = (), limit: int = 20,
          status: str | None = None) -> Iterator[dict]:
     """The latest ``limit`` runs of each sync (all syncs with a run log when none are named), newest first."""
+    if not isinstance(conn, psycopg.Connection):  # DuckDB: the same reads in its SQL
+        from .duck import history
+        yield from history.runs(conn, schema, syncs, limit, status)
+        return
     if not has_state(conn, schema):
         return
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in RUN_COLUMNS)
@@ -55,6 +59,10 @@ def runs(conn: psycopg.Connection, schema: str, syncs: tuple[str, ...] = (), lim
 def rejections(conn: psycopg.Connection, schema: str, syncs: tuple[str, ...] = (), run_id: int | None = None,
                limit: int = 100) -> Iterator[dict]:
     """Rejected rows, newest run first: identifier, field and reason (no row payload is stored)."""
+    if not isinstance(conn, psycopg.Connection):
+        from .duck import history
+        yield from history.rejections(conn, schema, syncs, run_id, limit)
+        return
     if not has_state(conn, schema):
         return
     query = sql.SQL(
@@ -69,6 +77,9 @@ def rejections(conn: psycopg.Connection, schema: str, syncs: tuple[str, ...] = (
 def rejection_reasons(conn: psycopg.Connection, schema: str, syncs: tuple[str, ...] = (),
                       run_id: int | None = None) -> list[dict]:
     """Rejected rows counted per sync and reason (of the latest run of each sync unless ``run_id``)."""
+    if not isinstance(conn, psycopg.Connection):
+        from .duck import history
+        return history.rejection_reasons(conn, schema, syncs, run_id)
     if not has_state(conn, schema):
         return []
     query = sql.SQL(

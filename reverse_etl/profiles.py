@@ -18,7 +18,7 @@ import yaml
 from .embedded import HOME_DIRNAME
 from .errors import ConfigError
 
-SUPPORTED_TYPES = ("postgres",)
+SUPPORTED_TYPES = ("postgres", "duckdb")
 DEFAULT_PROFILE = "rsync_braze"
 
 
@@ -40,6 +40,8 @@ class ConnectionSpec:
 
     def describe(self) -> str:
         """Where we connect, for messages: never the password."""
+        if self.type == "duckdb":
+            return f"duckdb file {self.dbname} (target {self.target!r} of profile {self.profile!r} in {self.profiles_path})"
         return f"{self.type}://{self.user}@{self.host}:{self.port}/{self.dbname} (target {self.target!r} of profile {self.profile!r} in {self.profiles_path})"
 
 
@@ -111,6 +113,8 @@ def resolve(project_dir: str | os.PathLike | None = None, profiles_dir: str | No
             f"Target {target_name!r} of profile {profile_name!r} is of type {kind!r}; rsync-braze supports "
             f"{', '.join(SUPPORTED_TYPES)} today. Pass --target to pick another target."
         )
+    if kind == "duckdb":
+        return _duckdb_spec(data, project, profile_name, target_name, path)
     missing = [k for k in ("host", "user", "schema") if not data.get(k)]
     if not (data.get("dbname") or data.get("database")):
         missing.append("dbname")
@@ -135,6 +139,26 @@ def resolve(project_dir: str | os.PathLike | None = None, profiles_dir: str | No
         target=target_name,
         profiles_path=path,
         extra={k: v for k, v in data.items() if k not in known},
+    )
+
+
+def _duckdb_spec(data: dict, project: Path, profile_name: str, target_name: str, path: Path) -> ConnectionSpec:
+    """A dbt-duckdb target: ``path`` is the database file (relative paths as dbt resolves them, from the
+    project folder, where dbt runs); ``schema`` defaults to ``main`` as in dbt-duckdb."""
+    file = str(data.get("path") or "")
+    if not file or file == ":memory:" or file.startswith(("md:", "motherduck:")):
+        raise ConfigError(
+            f"Target {target_name!r} of profile {profile_name!r} in {path} has path {file or 'unset'!r}: rsync-braze "
+            "needs a DuckDB database file (e.g. path: warehouse.duckdb), which the state tables live in too."
+        )
+    location = Path(file).expanduser()
+    location = location if location.is_absolute() else project / location
+    known = {"type", "path", "schema", "database"}
+    return ConnectionSpec(
+        type="duckdb", host="", port=0, user="", dbname=str(location),
+        schema=str(data.get("schema") or "main"), profile=profile_name, target=target_name, profiles_path=path,
+        extra={"database": data.get("database") or location.stem,
+               **{k: v for k, v in data.items() if k not in known and k != "password"}},
     )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from . import ledger, merges, state
+from . import dialect
 
 if TYPE_CHECKING:
     from .engine import SyncResult
@@ -28,7 +28,9 @@ FLUSH_SECONDS = 2.0
 class Recorder:
     """Buffers acknowledgements and rejections; commits them with the run counters, a batch at a time."""
 
-    def __init__(self, conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, result: SyncResult):
+    def __init__(self, conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, result: SyncResult,
+                 db: dialect.Postgres = dialect.POSTGRES):
+        self.db = db  # whose state/ledger/merges writes to use
         self.conn, self.schema, self.sync_name, self.run_id, self.result = conn, schema, sync_name, run_id, result
         self.acks: list[tuple[str, int, dict, str]] = []
         self.deleted: list[str] = []
@@ -62,7 +64,7 @@ class Recorder:
 
     def sending(self, event_ids: list[str]) -> None:
         """Events about to be handed to the client: written ahead, so a crash leaves them findable."""
-        ledger.mark_sending(self.conn, self.schema, self.sync_name, self.run_id, event_ids)
+        self.db.ledger.mark_sending(self.conn, self.schema, self.sync_name, self.run_id, event_ids)
 
     def delete(self, id_: str) -> None:
         """A profile Braze deleted: forget it, so it is new again if it comes back."""
@@ -92,12 +94,12 @@ class Recorder:
         if not (self.acks or self.rejections or self.counts or self.deleted or self.events or self.merges):
             return
         with self.conn.transaction():
-            merges.record(self.conn, self.schema, self.sync_name, self.run_id, self.merges)
-            ledger.record(self.conn, self.schema, self.sync_name, self.run_id, self.events)
-            state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
-            state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
-            state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
-            state.add_counts(self.conn, self.schema, self.run_id, self.counts)
+            self.db.merges.record(self.conn, self.schema, self.sync_name, self.run_id, self.merges)
+            self.db.ledger.record(self.conn, self.schema, self.sync_name, self.run_id, self.events)
+            self.db.state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
+            self.db.state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
+            self.db.state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
+            self.db.state.add_counts(self.conn, self.schema, self.run_id, self.counts)
         log.info("sync %s run %s: committed %d acknowledged, %d rejected", self.sync_name, self.run_id,
                  len(self.acks), len(self.rejections))
         self.acks, self.rejections, self.counts, self.deleted, self.events, self.merges = [], [], {}, [], [], []

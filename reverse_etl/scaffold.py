@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from . import dialect
 from .dbt_artifacts import DbtManifest, Relation, parse_relation
 from .errors import ConfigError
 from .manifest import NAME_RE
@@ -64,9 +65,7 @@ class Scaffold:
 
 def table_columns(conn: psycopg.Connection, rel: Relation) -> list[tuple[str, str]]:
     """(name, data_type) of a relation's columns in their order (empty when it does not exist)."""
-    return conn.execute("select column_name, data_type from information_schema.columns "
-                        "where table_schema = %s and table_name = %s order by ordinal_position",
-                        (rel.schema, rel.name)).fetchall()
+    return dialect.of(conn).data_types(conn, rel.schema, rel.name)
 
 
 def _key(name: str) -> str:

@@ -127,6 +127,10 @@ class Scheduler:
         if not self.slots:
             raise ConfigError(f"Nothing to serve: every selected sync of {manifest.path} has `schedule: manual`; give "
                               "syncs (or pull sources) a cron expression or `realtime`, or use `rsync-braze run`.")
+        realtime = any(s.sync.schedule == "realtime" for s in slots if s.kind == "sync")
+        if realtime and target is not None and target.type != "postgres":
+            raise ConfigError(f"`schedule: realtime` needs PostgreSQL's LISTEN/NOTIFY; {target.describe()} is "
+                              f"{target.type}: give those syncs a cron schedule (e.g. \"*/5 * * * *\").")
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsync-braze-run")
         self.lock = threading.RLock()
         self.stop = threading.Event()

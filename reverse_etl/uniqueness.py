@@ -64,9 +64,11 @@ def passing_dbt_unique_test(sync: SyncConfig, project_dir: Path, target_path: st
     return None
 
 
-def known_unique(conn: psycopg.Connection, sync: SyncConfig, model_relation: str, project_dir: Path) -> str | None:
-    """Why the identifier needs no duplicate check (a sentence for logs and --json), or None to check."""
-    index = unique_index(conn, model_relation, sync.identifier_column)
+def known_unique(conn: psycopg.Connection, sync: SyncConfig, model_relation: str, project_dir: Path,
+                 find_index=unique_index) -> str | None:
+    """Why the identifier needs no duplicate check (a sentence for logs and --json), or None to check.
+    ``find_index``: the warehouse's :func:`unique_index` (DuckDB's is in dialect.py)."""
+    index = find_index(conn, model_relation, sync.identifier_column)
     if index:
         return f"unique index {index}"
     test = passing_dbt_unique_test(sync, project_dir)

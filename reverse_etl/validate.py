@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from . import dialect
 from .dbt_artifacts import DbtManifest, parse_relation
 from .errors import ConfigError
 from .manifest import Manifest, SyncConfig
@@ -53,8 +54,7 @@ def check_sync(conn: psycopg.Connection, manifest: Manifest, dbt: DbtManifest, s
         check.problems.append(str(exc))
         return check
     check.relation = str(rel)
-    rows = conn.execute("select column_name, data_type from information_schema.columns "
-                        "where table_schema = %s and table_name = %s", (rel.schema, rel.name)).fetchall()
+    rows = dialect.of(conn).data_types(conn, rel.schema, rel.name)
     if not rows:
         check.problems.append(f"relation {rel} does not exist: run `dbt build`, or fix `model`/`relation`.")
         return check

@@ -18,7 +18,18 @@ from .profiles import ConnectionSpec
 
 
 def connect(spec: ConnectionSpec, *, autocommit: bool = False, application_name: str = "rsync-braze") -> psycopg.Connection:
-    """Open a connection to the target, with a clear error (never the password) when it fails."""
+    """Open a connection to the target, with a clear error (never the password) when it fails.
+
+    A DuckDB target opens its file instead (``reverse_etl/duck/connection.py``), for the sync runner's commands
+    only: the others (named by their ``application_name``) say they need PostgreSQL."""
+    if spec.type == "duckdb":
+        if application_name != "rsync-braze":
+            raise WarehouseError(
+                f"`{application_name}` needs a PostgreSQL target; {spec.describe()} is DuckDB (on DuckDB, rsync-braze "
+                "runs syncs: run, plan, validate, status, history, rejections, init). Pass --target a PostgreSQL "
+                "target for it.")
+        from .duck.connection import connect as connect_duckdb
+        return connect_duckdb(spec, autocommit=autocommit)
     try:
         return psycopg.connect(
             host=spec.host,
