@@ -16,6 +16,10 @@ count, so the model is read once, plus its identifier column once for duplicates
 the identifier; a collision would only flag two rows as duplicates, with odds of about 1 in 10^8 at 1M rows).
 That duplicate check is left out (``check_duplicates=False``) when the identifier is known to be unique:
 see ``uniqueness.py``.
+
+The query is one skeleton for every warehouse; what each writes its own way (hash functions, JSON, the
+duplicate check, the delivered hashes' lookup) are the methods of :class:`Expressions` (DuckDB's are in
+``duck/diff.py``).
 """
 
 from __future__ import annotations
@@ -107,37 +111,79 @@ def row_hash(columns: list[str], types: tuple[str, ...]) -> str:
     return " # ".join(parts)
 
 
-def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = False) -> str:
+class Expressions:
+    """The parts of the diff a warehouse writes its own way (PostgreSQL here; DuckDB in duck/diff.py). The
+    query around them, :func:`diff_query`, is the same everywhere."""
+
+    text = "text"
+
+    def row_hash(self, spec: DiffSpec, columns: list[str]) -> str:
+        return row_hash(columns, spec.types)
+
+    def field_hash(self, column: str, kind: str) -> str:
+        return field_hash(column, kind)
+
+    def hashes_json(self, pairs: str) -> str:
+        """JSON text of {attribute: hash} from ``'attr', hash, ...`` pairs."""
+        return f"cast(jsonb_build_object({pairs}) as text)"
+
+    def changed(self, attrs: list[str], new_hashes: list[str]) -> str:
+        """The attributes (names) whose hash differs from the delivered one (``b._rb_old_hashes``), as an array."""
+        tests = ", ".join(f"case when (b._rb_old_hashes -> {_literal(a)}) is distinct from to_jsonb({h}) "
+                          f"then {_literal(a)} end" for a, h in zip(attrs, new_hashes))
+        return f"array_remove(array[{tests}]::text[], null)"
+
+    def duplicates(self, spec: DiffSpec) -> tuple[str, str, str]:
+        """(CTE, join, column): the identifiers found more than once in the model."""
+        # Materialized: when the planner expects few rows to need work (all delivered, stale statistics) it
+        # joins `duplicated` in a nested loop, and an inlined grouping is then rescanned for every row that
+        # does: 92 s instead of 0.4 s for 1,300 new events among 335,000 (measured on the events ledger).
+        # Grouped by a 64-bit hash of the identifier: less memory than the text.
+        return (f"""duplicated as materialized (
+        select hashtextextended(cast({q(spec.id_column)} as text), 0) as _rb_id_hash from {spec.model_relation}
+        where {q(spec.id_column)} is not null group by 1 having count(*) > 1
+    ),""", "left join duplicated as d on d._rb_id_hash = hashtextextended(m._rb_id, 0)", "d._rb_id_hash")
+
+    def no_duplicate(self) -> str:
+        return "cast(null as bigint)"
+
+    def with_old_hashes(self, spec: DiffSpec) -> str:
+        """The body of CTE ``b``: ``a`` with the delivered field hashes of changed rows (``_rb_old_hashes``)."""
+        return f"""select a.*, case when a._rb_action = 'changed' then (
+            select o.field_hashes from {spec.fields_relation} as o where o.id = a._rb_snapshot_id
+        ) end as _rb_old_hashes
+        from a
+        offset 0  -- computed once per row: the select below reads _rb_old_hashes once per field"""
+
+    # PostgreSQL inlines the model subquery into the join's filter; `offset 0` keeps it a subquery.
+    model_fence = "offset 0"
+
+
+POSTGRES = Expressions()
+
+
+def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = False,
+               expressions: Expressions = POSTGRES) -> str:
     """The rows needing work, with columns :data:`OUTPUT` then the mapped columns as ``_rb_v<i>`` (typed
     as in the model). ``all_values`` also returns unchanged rows with their values (full-mode syncs)."""
+    x = expressions
     n = len(spec.fields)
     v = [q(f"_rb_v{i}") for i in range(n)]
-    row = row_hash([f"m0.{q(c)}" for c, _ in spec.fields], spec.types)
+    row = x.row_hash(spec, [f"m0.{q(c)}" for c, _ in spec.fields])
     values = "".join(f", m0.{q(c)} as {v[i]}" for i, (c, _) in enumerate(spec.fields))
     # Per-field hashes (for the rows returned only): stored as {attribute: hash}; compared key by key with the
     # delivered ones, read by primary key for changed rows only.
     h = [q(f"_rb_h{i}") for i in range(n)]
-    new_hashes = ", ".join(f"{_literal(attr)}, b.{h[i]}" for i, (_, attr) in enumerate(spec.fields))
-    changed = ", ".join(f"case when (b._rb_old_hashes -> {_literal(attr)}) is distinct from to_jsonb(b.{h[i]}) "
-                        f"then {_literal(attr)} end" for i, (_, attr) in enumerate(spec.fields))
+    attrs = [attr for _, attr in spec.fields]
+    new_hashes = x.hashes_json(", ".join(f"{_literal(attrs[i])}, b.{h[i]}" for i in range(n))) if n else "'{}'"
+    changed = x.changed(attrs, [f"b.{h[i]}" for i in range(n)]) if n else f"cast(array[] as {x.text}[])"
 
     def missing_case(alias: str) -> str:
         missing = " ".join(f"when {alias}.{v[i]} is null then {_literal(f'required attribute {attr} is null (column {col})')}"
                            for i, (col, attr) in enumerate(spec.fields) if (col, attr) in spec.required)
-        return f"case {missing} end" if missing else "cast(null as text)"
+        return f"case {missing} end" if missing else f"cast(null as {x.text})"
 
-    if spec.check_duplicates:
-        # Materialized: when the planner expects few rows to need work (all delivered, stale statistics) it
-        # joins `duplicated` in a nested loop, and an inlined grouping is then rescanned for every row that
-        # does: 92 s instead of 0.4 s for 1,300 new events among 335,000 (measured on the events ledger).
-        duplicated = f"""duplicated as materialized (
-        select hashtextextended(cast({q(spec.id_column)} as text), 0) as _rb_id_hash from {spec.model_relation}
-        where {q(spec.id_column)} is not null group by 1 having count(*) > 1
-    ),"""
-        dup_join = "left join duplicated as d on d._rb_id_hash = hashtextextended(m._rb_id, 0)"
-        dup_col = "d._rb_id_hash"
-    else:
-        duplicated, dup_join, dup_col = "", "", "cast(null as bigint)"
+    duplicated, dup_join, dup_col = x.duplicates(spec) if spec.check_duplicates else ("", "", x.no_duplicate())
     # The filter is evaluated on every row of the join: keep it to cheap comparisons (a null id never matches
     # the snapshot, so it passes the first test); the action is worked out only for the rows it lets through.
     # PostgreSQL inlines the model subquery into the join's filter, so each mention of _rb_row_hash there is
@@ -145,11 +191,13 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
     needs_work = "" if all_values else (
         f"and (m._rb_row_hash is distinct from s.row_hash or s.status = 'removed' or {dup_col} is not null"
         + (f" or {missing_case('m')} is not null" if spec.required else "") + ")")
+    field_hashes = "".join(f", {x.field_hash(f'c.{v[i]}', spec.types[i] if spec.types else '')} as {h[i]}"
+                           for i in range(n))
     sql = f"""
     with model as (
-        select cast(m0.{q(spec.id_column)} as text) as _rb_id, {row} as _rb_row_hash, true as _rb_in_model{values}
+        select cast(m0.{q(spec.id_column)} as {x.text}) as _rb_id, {row} as _rb_row_hash, true as _rb_in_model{values}
         from {spec.model_relation} as m0
-        offset 0
+        {x.model_fence}
     ),
     {duplicated}
     compared as (
@@ -169,15 +217,11 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
                 when _rb_old_row_hash = _rb_row_hash then 'unchanged'
                 else 'changed'
             end as _rb_action
-            {''.join(f", {field_hash(f'c.{v[i]}', spec.types[i] if spec.types else '')} as {h[i]}" for i in range(n))}
+            {field_hashes}
         from compared as c
     ),
     b as (
-        select a.*, case when a._rb_action = 'changed' then (
-            select o.field_hashes from {spec.fields_relation} as o where o.id = a._rb_snapshot_id
-        ) end as _rb_old_hashes
-        from a
-        offset 0  -- computed once per row: the select below reads _rb_old_hashes once per field
+        {x.with_old_hashes(spec)}
     )
     select coalesce(b._rb_id, b._rb_snapshot_id) as _rb_id, b._rb_action,
         case
@@ -187,8 +231,8 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
             else b._rb_missing
         end as _rb_reason,
         b._rb_row_hash,
-        case when b._rb_in_model then cast(jsonb_build_object({new_hashes}) as text) end as _rb_field_hashes,
-        case when b._rb_action = 'changed' then array_remove(array[{changed}]::text[], null) end as _rb_changed,
+        case when b._rb_in_model then {new_hashes} end as _rb_field_hashes,
+        case when b._rb_action = 'changed' then {changed} end as _rb_changed,
         b._rb_old_status, b._rb_snapshot_id is not null as _rb_matched
         {''.join(f', b.{v[i]}' for i in range(n))}
     from b
