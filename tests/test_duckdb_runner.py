@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -502,3 +503,12 @@ def test_serve_runs_two_cron_syncs_at_once_on_one_duckdb_file(project, braze):
             proc.send_signal(15)
             assert proc.wait(60) == 0, Path(log.name).read_text()[-3000:]
     assert len(profiles(braze)) >= 50 and len(received(braze)) == 200
+
+
+def test_the_example_profiles_duckdb_target_resolves(tmp_path, monkeypatch):
+    """profiles.example.yml's `duckdb` target, as a user copies it: the path comes from its env var."""
+    shutil.copy(Path(__file__).resolve().parents[1] / "profiles.example.yml", tmp_path / "profiles.yml")
+    shutil.copy(Path(__file__).resolve().parents[1] / "dbt_project.yml", tmp_path / "dbt_project.yml")
+    monkeypatch.setenv("RSYNC_BRAZE_DUCKDB_PATH", str(tmp_path / "shop.duckdb"))
+    spec = resolve(tmp_path, str(tmp_path), target="duckdb")
+    assert (spec.type, spec.dbname, spec.schema) == ("duckdb", str(tmp_path / "shop.duckdb"), "analytics")
