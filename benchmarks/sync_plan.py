@@ -96,33 +96,26 @@ def _stat(pid: int | str) -> list[str]:
         return f.read().rsplit(")", 1)[1].split()
 
 
+def children(postmaster: int) -> dict[int, list[str]]:
+    """The postmaster's live child processes: pid -> its /proc stat fields."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = _stat(entry)
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                found[int(entry)] = fields
+    return found
+
+
 def server_cpu(postmaster: int) -> float:
     """CPU seconds used so far by the warehouse: the postmaster, its live children, and (cutime, cstime)
     the children that already exited (a plan's own connections)."""
-    fields = _stat(postmaster)
-    ticks = sum(int(x) for x in fields[11:15])
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                child = _stat(entry)
-            except OSError:
-                continue
-            if int(child[1]) == postmaster:
-                ticks += int(child[11]) + int(child[12])
+    ticks = sum(int(x) for x in _stat(postmaster)[11:15])
+    ticks += sum(int(f[11]) + int(f[12]) for f in children(postmaster).values())
     return ticks / TICK
-
-
-def backends(postmaster: int) -> set[int]:
-    """The postmaster's live child processes."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if int(_stat(entry)[1]) == postmaster:
-                    found.add(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def timed(fn, postmaster: int):
@@ -131,12 +124,12 @@ def timed(fn, postmaster: int):
     A backend that ``fn`` connected through is counted once the postmaster has reaped it (its CPU moves to the
     postmaster's cutime then; read in between, it was in neither place and a plan measured 0.03 s instead of
     0.13 s): wait for the backends ``fn`` started to be gone, up to 2 s."""
-    before = backends(postmaster)
+    before = set(children(postmaster))
     cpu, own, start = server_cpu(postmaster), time.process_time(), time.perf_counter()
     value = fn()
     wall = time.perf_counter() - start
     deadline = time.monotonic() + 2
-    while backends(postmaster) - before and time.monotonic() < deadline:
+    while set(children(postmaster)) - before and time.monotonic() < deadline:
         time.sleep(0.01)
     return wall, server_cpu(postmaster) - cpu + time.process_time() - own, value
 
