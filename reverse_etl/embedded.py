@@ -43,6 +43,7 @@ PORT_ENV = "RSYNC_BRAZE_WAREHOUSE_PORT"
 BIN_ENV = "RSYNC_BRAZE_PG_BIN"
 RUN_AS_ENV = "RSYNC_BRAZE_PG_USER"
 DEFAULT_RUN_AS = "rsyncbraze"
+OWN_PORT_RELEASE_SECONDS = 5.0  # how long `start` waits for the port its own killed server still holds
 
 # Settings for a development warehouse on a small machine: generous memory for joins and sorts, no
 # synchronous flush on commit (a process crash loses nothing; only an OS crash may lose the last commits).
@@ -99,15 +100,23 @@ def _bin_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
-def _port_in_use(port: int) -> bool:
-    """True when something listens on 127.0.0.1:port (TIME_WAIT sockets do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
+def _port_in_use(port: int, wait: float = 0) -> bool:
+    """True when something listens on 127.0.0.1:port (TIME_WAIT sockets do not count).
+
+    With ``wait``, keeps checking for that many seconds and answers False as soon as the port is free.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                return False
+            except OSError:
+                pass
+        if time.monotonic() >= deadline:
             return True
-    return False
+        time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -272,8 +281,12 @@ class EmbeddedWarehouse:
             self._ensure_database(current.port, dbname)
             return current
 
-        port = port or _env_port() or self._saved().get("port") or DEFAULT_PORT
-        if _port_in_use(port):
+        saved_port = self._saved().get("port")
+        port = port or _env_port() or saved_port or DEFAULT_PORT
+        # A server of ours that just crashed or was killed keeps its listening socket until its last
+        # child process has exited (measured: up to about a second); give that port time to come free.
+        grace = OWN_PORT_RELEASE_SECONDS if port == saved_port else 0
+        if _port_in_use(port, wait=grace):
             raise EmbeddedWarehouseError(
                 f"Port {port} is already taken by another program. Start the warehouse on another port: "
                 f"rsync-braze warehouse start --port {port + 1} (or set {PORT_ENV})."

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +76,38 @@ def test_port_taken_by_another_program_is_a_clear_error(home):
         port = busy.getsockname()[1]
         with pytest.raises(EmbeddedWarehouseError, match=rf"Port {port} is already taken.*--port"):
             EmbeddedWarehouse(home).start(port)
+    assert not server_processes(home / "pgdata")
+
+
+def test_start_waits_for_its_own_last_port_while_a_killed_server_releases_it(home, monkeypatch):
+    """A killed server's last children hold the listening socket for up to about a second."""
+    monkeypatch.delenv("RSYNC_BRAZE_WAREHOUSE_PORT", raising=False)
+    warehouse = EmbeddedWarehouse(home)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    warehouse._save(port=port)  # the port the last server of this warehouse used
+    releaser = threading.Timer(1.0, busy.close)
+    releaser.start()
+    try:
+        assert warehouse.start().port == port
+    finally:
+        releaser.cancel()
+        busy.close()
+
+
+def test_own_last_port_held_for_good_is_still_a_clear_error(home, monkeypatch):
+    monkeypatch.delenv("RSYNC_BRAZE_WAREHOUSE_PORT", raising=False)
+    monkeypatch.setattr("reverse_etl.embedded.OWN_PORT_RELEASE_SECONDS", 0.5)
+    warehouse = EmbeddedWarehouse(home)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        warehouse._save(port=port)
+        with pytest.raises(EmbeddedWarehouseError, match=rf"Port {port} is already taken"):
+            warehouse.start()
     assert not server_processes(home / "pgdata")
 
 
