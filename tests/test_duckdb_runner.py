@@ -186,6 +186,15 @@ def test_duckdb_target_resolves_to_its_file(project, monkeypatch, tmp_path):
         resolve(project.tmp, str(project.tmp))
 
 
+def test_a_file_in_a_missing_folder_names_the_folder_and_the_target(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_DUCK_FILE", str(tmp_path / "no-such-folder" / "w.duckdb"))
+    result = project.cli("run", "users", check=False)
+    assert result.returncode == 3, result.stderr
+    assert f"the folder {tmp_path / 'no-such-folder'} does not exist" in result.stderr
+    assert "`path` in target" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "no-such-folder").exists()
+
+
 @pytest.mark.dbt
 def test_dbt_build_then_runs_send_the_model_then_only_what_changed(project, braze):
     project.add_users(40)

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from ..errors import WarehouseError
 from ..profiles import ConnectionSpec
@@ -58,6 +59,10 @@ def connect(spec: ConnectionSpec, *, autocommit: bool = False, sync: str | None 
     duckdb = _duckdb()
     # The profile's `settings` (dbt-duckdb's: memory_limit, threads, ...) apply to the runner's connections too.
     settings = {str(k): str(v) for k, v in (spec.extra.get("settings") or {}).items()}
+    folder = Path(spec.dbname).parent
+    if not folder.is_dir():
+        raise DuckError(f"Cannot open the DuckDB file {spec.dbname}: the folder {folder} does not exist. Create it, "
+                        f"or fix `path` in target {spec.target!r} of profile {spec.profile!r} ({spec.profiles_path}).")
     try:
         raw = duckdb.connect(spec.dbname, read_only=read_only, config=settings)
     except duckdb.IOException as exc:
