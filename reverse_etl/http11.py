@@ -13,6 +13,8 @@ import asyncio
 import socket
 from collections.abc import Iterable
 
+import httptools
+
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large", 415: "Unsupported Media Type",
            422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -50,10 +52,25 @@ def response_head(status: int, length: int, close: bool, headers: Iterable[tuple
 
 class RequestReader:
     """httptools parser callbacks collecting one request at a time into ``url``, ``headers`` (lower-case
-    names), ``chunks`` and ``too_large``. A subclass says how big a body may be for a path (``max_body``)."""
+    names), ``chunks`` and ``too_large``, fed by ``data_received`` through ``self.parser``. A subclass says how
+    big a body may be for a path (``max_body``) and how it answers a request it cannot parse (``refuse``)."""
+
+    parser: httptools.HttpRequestParser
 
     def max_body(self, path: str) -> int:
         raise NotImplementedError
+
+    def refuse(self, reason: str) -> None:
+        """Answer 400 with ``reason`` (a sentence) and close the connection."""
+        raise NotImplementedError
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.refuse("Protocol upgrades are not supported.")
+        except httptools.HttpParserError:
+            self.refuse("Malformed HTTP request.")
 
     def _reset_message(self) -> None:
         self.url = b""

@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -170,6 +171,17 @@ def test_oversized_chunked_body_and_wrong_method(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     conn.request("GET", "/hooks/shop")
     assert conn.getresponse().status == 405
+
+
+def test_malformed_http_gets_400_and_the_connection_is_closed(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        out = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after its answer
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"Connection: close" in head
+    assert json.loads(body) == {"error": "malformed HTTP request"}
 
 
 def test_missing_secret_fails_before_listening(server):

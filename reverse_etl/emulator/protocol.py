@@ -54,13 +54,8 @@ class HttpProtocol(RequestReader, asyncio.Protocol):
             self.task.cancel()  # e.g. a client that gave up on a hung request
         self.transport = None
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._write(answer(400, {"message": "Protocol upgrades are not supported."}, close=True), False)
-        except httptools.HttpParserError:
-            self._write(answer(400, {"message": "Malformed HTTP request."}, close=True), False)
+    def refuse(self, reason: str) -> None:
+        self._write(answer(400, {"message": reason}, close=True), False)
 
     # ------------------------------------------------------------------------------ parser callbacks
     def max_body(self, path: str) -> int:

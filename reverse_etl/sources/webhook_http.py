@@ -67,13 +67,9 @@ class HttpProtocol(RequestReader, asyncio.Protocol):
         self.connections.discard(self)
         self.transport = None
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._write(reply(400, {"error": "protocol upgrades are not supported"}, close=True), False)
-        except httptools.HttpParserError:
-            self._write(reply(400, {"error": "malformed HTTP request"}, close=True), False)
+    def refuse(self, reason: str) -> None:
+        # The receiver's errors are lower case without a full stop ("malformed JSON", ...).
+        self._write(reply(400, {"error": reason[0].lower() + reason[1:].rstrip(".")}, close=True), False)
 
     def on_message_complete(self) -> None:
         req = Request(self.parser.get_method().decode("latin-1"), self._path(), self.headers,
