@@ -263,7 +263,9 @@ def test_sigterm_stops_the_run_after_its_requests_in_flight_and_commits_them(pro
     project.manifest(users="schedule: realtime", dest="objects_per_request: 5\nworkers: 1")
     requests.post(f"{emulator.url}/_emulator/faults", json={"latency_ms": 600}, timeout=5)  # 8 requests: ~5 s
     server = serve(project)
-    server.wait_for(lambda s: s["syncs"]["users"]["running"] and project.runs(), what="a run in flight")
+    # A request reached Braze and waits for its answer (on a loaded machine the run's row can exist well before).
+    server.wait_for(lambda s: s["syncs"]["users"]["running"] and project.runs() and requests.get(
+        f"{emulator.url}/_emulator/counters", timeout=10).json()["requests"] >= 1, what="a request in flight")
     sent_at = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(60) == 0, server.stderr()[-3000:]
