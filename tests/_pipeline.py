@@ -11,7 +11,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
 from reverse_etl.emulator import EmulatorConfig, start_emulator
 
@@ -97,8 +96,7 @@ def emulator():
 @pytest.fixture
 def pipeline_project(embedded_warehouse, schema, tmp_path, emulator):
     """A fresh Project, the emulator emptied and without faults; its state schema dropped afterwards."""
-    requests.post(f"{emulator.url}/_emulator/reset", timeout=5)
-    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    emulator.reset()
     p = Project(embedded_warehouse, tmp_path, schema, emulator.url)
     yield p
     p.drop()

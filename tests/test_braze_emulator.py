@@ -35,8 +35,7 @@ def emu():
 @pytest.fixture(autouse=True)
 def clean(emu):
     forget_limiters()
-    post(emu, "/_emulator/reset", {})
-    post(emu, "/_emulator/faults", {})
+    emu.reset()
     yield
     post(emu, "/_emulator/faults", {})
     forget_limiters()

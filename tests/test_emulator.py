@@ -30,8 +30,7 @@ def emu():
 
 @pytest.fixture(autouse=True)
 def clean(emu):
-    requests.post(f"{emu.url}/_emulator/reset", timeout=5)
-    requests.post(f"{emu.url}/_emulator/faults", json={}, timeout=5)
+    emu.reset()
 
 
 def track(emu, body, headers=AUTH):

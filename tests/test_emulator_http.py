@@ -31,8 +31,7 @@ def emu():
 
 @pytest.fixture(autouse=True)
 def clean(emu):
-    requests.post(f"{emu.url}/_emulator/reset", timeout=5)
-    requests.post(f"{emu.url}/_emulator/faults", json={}, timeout=5)
+    emu.reset()
 
 
 def track(emu, body, headers=AUTH, timeout=10):
@@ -263,3 +262,13 @@ def test_start_errors_are_clear(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reverse_etl", "emulator", "--api-key", KEY, "--faults",
                            '{"error_rate": 5}'], check=False, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "error_rate" in proc.stderr
+
+
+def test_handle_reset_forgets_profiles_counters_and_faults(emu):
+    assert track(emu, {"attributes": [{"external_id": "kept", "n": 1}]}).status_code == 201
+    requests.post(f"{emu.url}/_emulator/faults", json={"error_rate": 1.0, "seed": 1}, timeout=5)
+    assert track(emu, {"attributes": [{"external_id": "x", "n": 1}]}).status_code >= 500
+    emu.reset()
+    assert requests.get(f"{emu.url}/_emulator/profiles", timeout=5).json()["profiles"] == []
+    assert requests.get(f"{emu.url}/_emulator/counters", timeout=5).json()["requests"] == 0
+    assert track(emu, {"attributes": [{"external_id": "after", "n": 1}]}).status_code == 201, "faults cleared"

@@ -35,8 +35,7 @@ def emulator():
 
 @pytest.fixture
 def braze(emulator):
-    requests.post(f"{emulator.url}/_emulator/reset", timeout=5)
-    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    emulator.reset()
     return emulator
 
 

@@ -93,8 +93,7 @@ class Project:
 @pytest.fixture
 def project(embedded_warehouse, schema, tmp_path, emulator, monkeypatch):
     monkeypatch.setenv("TEST_EVENTS_BRAZE_KEY", API_KEY)
-    requests.post(f"{emulator.url}/_emulator/reset", timeout=5)
-    requests.post(f"{emulator.url}/_emulator/faults", json={}, timeout=5)
+    emulator.reset()
     p = Project(embedded_warehouse.url(), embedded_warehouse.status().port, tmp_path, emulator.url, schema)
     yield p
     p.execute("drop schema if exists {st} cascade")

@@ -4,6 +4,7 @@
 
     with start_emulator(EmulatorConfig(api_key="k", rate_limit_requests=None)) as emulator:
         emulator.url          # http://127.0.0.1:<port>
+        emulator.reset()      # between tests: no profiles, counters or faults
 
 Modules: ``values`` (Braze's value rules, pure), ``operators`` (arrays, objects, inc), ``track``
 (/users/track, pure of HTTP), ``others`` (export, delete, alias, identify, merge, subscription status),
@@ -17,6 +18,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import threading
+import urllib.request
 
 from .config import EmulatorConfig
 
@@ -24,13 +26,23 @@ __all__ = ["EmulatorConfig", "EmulatorHandle", "run", "start_emulator"]
 
 
 class EmulatorHandle:
-    """A running emulator: ``url``, ``port``, ``pid`` (process mode), ``stop()``; also a context manager."""
+    """A running emulator: ``url``, ``port``, ``pid`` (process mode), ``reset()``, ``stop()``; also a context
+    manager."""
 
     def __init__(self, url: str, port: int, stop, pid: int | None = None):
         self.url = url
         self.port = port
         self.pid = pid
         self._stop = stop
+
+    def reset(self) -> None:
+        """Back to an empty instance between tests: profiles, counters and recorded requests forgotten, no
+        faults (through ``/_emulator/``, so it works in both modes)."""
+        for path, body in (("reset", b"{}"), ("faults", b"{}")):
+            request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as answer:  # raises on an error status
+                answer.read()
 
     def stop(self) -> None:
         """Stop serving (saving the state file, when there is one); safe to call twice."""
