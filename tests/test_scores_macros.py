@@ -12,7 +12,9 @@ import csv
 import uuid
 
 import pytest
-from test_dbt_macros import PROJECT, PROJECT_NAME, REPO, _dbt, _duckdb_env, _results, packages  # noqa: F401
+from test_dbt_macros import (  # noqa: F401 (compile_work, packages: fixtures)
+    PROJECT, PROJECT_NAME, REPO, _dbt, _duckdb_env, _results, compile_work, packages,
+)
 
 MACROS = ("person_order_metrics", "rfm_scores", "churn_risk", "web_engagement", "latest_consent")
 SELECT = ["--select", "path:models/metrics", "path:seeds/metrics"]
@@ -91,8 +93,8 @@ def test_segment_mapping_covers_every_score_pair():
         ("{{ rsync_braze.latest_consent('t', channels='email') }}", "latest_consent(channels): must be a non-empty list"),
     ],
 )
-def test_bad_arguments_fail_at_compile_time(packages, tmp_path, sql, message):  # noqa: F811
-    result = _dbt(["compile", "--inline", sql], tmp_path, packages=packages, **_duckdb_env(tmp_path))
+def test_bad_arguments_fail_at_compile_time(packages, compile_work, sql, message):  # noqa: F811
+    result = _dbt(["compile", "--inline", sql], compile_work, packages=packages, **_duckdb_env(compile_work))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert message in output, output[-2000:]
