@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -119,8 +120,31 @@ def _port_in_use(port: int, wait: float = 0) -> bool:
         time.sleep(0.1)
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_range() -> tuple[int, int] | None:
+    """The ports the kernel hands to outgoing connections (Linux), or None when unknown."""
+    try:
+        low, high = (int(x) for x in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return None
+    return low, high
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now (for tests and parallel runs)."""
+    """A TCP port nobody listens on right now (for tests and parallel runs).
+
+    Picked below the kernel's ephemeral range when there is room there: a port from that range (what binding
+    to port 0 gives) can be taken by any outgoing connection between this call and the server's own bind.
+    """
+    ephemeral = _ephemeral_range()
+    if ephemeral and ephemeral[0] > 11_024:
+        rng = random.SystemRandom()
+        for _ in range(100):
+            port = rng.randrange(ephemeral[0] - 10_000, ephemeral[0])
+            if not _port_in_use(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

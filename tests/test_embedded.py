@@ -69,6 +69,18 @@ def test_data_survives_restart_and_start_is_idempotent(home):
         assert conn.execute("select count(*) from kept").fetchone()[0] == 2
 
 
+@pytest.mark.skipif(not Path("/proc/sys/net/ipv4/ip_local_port_range").exists(), reason="Linux only")
+def test_free_port_is_outside_the_range_outgoing_connections_take_ports_from():
+    low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = {free_port() for _ in range(20)}
+    assert len(ports) > 1, "picked at random, so parallel runs rarely pick the same"
+    for port in ports:
+        assert not low <= port <= high, f"{port} is in the ephemeral range {low}-{high}"
+        with socket.socket() as sock:  # and it can be listened on
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+
+
 def test_port_taken_by_another_program_is_a_clear_error(home):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
