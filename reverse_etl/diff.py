@@ -129,9 +129,21 @@ class Expressions:
 
     def changed(self, attrs: list[str], new_hashes: list[str]) -> str:
         """The attributes (names) whose hash differs from the delivered one (``b._rb_old_hashes``), as an array."""
-        tests = ", ".join(f"case when (b._rb_old_hashes -> {_literal(a)}) is distinct from to_jsonb({h}) "
+        tests = ", ".join(f"case when {self.delivered_hash(a)} is distinct from {self.comparable_hash(h)} "
                           f"then {_literal(a)} end" for a, h in zip(attrs, new_hashes))
-        return f"array_remove(array[{tests}]::text[], null)"
+        return self.non_null_array(tests)
+
+    def delivered_hash(self, attr: str) -> str:
+        """The delivered hash of ``attr``, read from the JSON ``b._rb_old_hashes``."""
+        return f"(b._rb_old_hashes -> {_literal(attr)})"
+
+    def comparable_hash(self, new_hash: str) -> str:
+        """A new hash in the form :meth:`delivered_hash` reads."""
+        return f"to_jsonb({new_hash})"
+
+    def non_null_array(self, items: str) -> str:
+        """An array of the text ``items`` without their nulls."""
+        return f"array_remove(array[{items}]::text[], null)"
 
     def duplicates(self, spec: DiffSpec) -> tuple[str, str, str]:
         """(CTE, join, column): the identifiers found more than once in the model."""

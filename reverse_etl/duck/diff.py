@@ -42,11 +42,15 @@ class DuckExpressions(diff.Expressions):
     def hashes_json(self, pairs: str) -> str:
         return f"cast(json_object({pairs}) as varchar)"
 
-    def changed(self, attrs: list[str], new_hashes: list[str]) -> str:
-        # An attribute changed when its delivered hash (JSON number, read as text) differs from the new one.
-        tests = ", ".join(f"case when json_extract_string(b._rb_old_hashes, {_json_path(a)}) is distinct from "
-                          f"cast({h} as varchar) then {_literal(a)} end" for a, h in zip(attrs, new_hashes))
-        return f"list_filter([{tests}], lambda x: x is not null)"
+    # An attribute changed when its delivered hash (a JSON number, read as text) differs from the new one.
+    def delivered_hash(self, attr: str) -> str:
+        return f"json_extract_string(b._rb_old_hashes, {_json_path(attr)})"
+
+    def comparable_hash(self, new_hash: str) -> str:
+        return f"cast({new_hash} as varchar)"
+
+    def non_null_array(self, items: str) -> str:
+        return f"list_filter([{items}], lambda x: x is not null)"
 
     def duplicates(self, spec: DiffSpec) -> tuple[str, str, str]:
         return (f"""duplicated as materialized (
