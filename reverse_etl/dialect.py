@@ -42,8 +42,20 @@ class Postgres:
     def merges(self):
         return import_module(f"{self.package}.merges")
 
-    def diff_query(self, spec, all_values: bool = False) -> str:
-        return import_module(f"{self.package}.diff").diff_query(spec, all_values=all_values)
+    def diff_query(self, spec, all_values: bool = False, buckets: Sequence[int] | None = None) -> str:
+        """The diff (``buckets``: of these digest buckets only; PostgreSQL, see digest.py)."""
+        return import_module(f"{self.package}.diff").diff_query(spec, all_values=all_values, buckets=buckets)
+
+    def ensure_digest(self, conn, schema: str, sync_name: str) -> str | None:
+        """The quoted digest table of a sync's snapshot, created with its triggers if missing (digest.py), or
+        None where the warehouse has none (PostgreSQL before 14, DuckDB): the diff then joins every row."""
+        from . import digest
+        from .diff import relation
+        if not digest.supported(conn):
+            return None
+        with conn.transaction():
+            digest.ensure(conn, schema, sync_name)
+        return relation(schema, digest.digest_name(sync_name))
 
     def stream(self, conn, query, params: Sequence[object] | None = None, *, chunk_size: int = 10_000,
                name: str = "rsync_braze_stream") -> Iterator[tuple]:
@@ -111,6 +123,9 @@ class DuckDB(Postgres):
 
     def consistent_read(self, conn) -> None:
         """Nothing to ask: every DuckDB transaction reads one snapshot (the next statement begins one)."""
+
+    def ensure_digest(self, conn, schema: str, sync_name: str) -> str | None:
+        return None  # no triggers in DuckDB: its diff joins every row
 
     def column_types(self, conn, schema: str, name: str) -> dict[str, str]:
         return dict(conn.execute("select column_name, data_type from information_schema.columns "

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import psycopg
 
-from . import dialect
+from . import dialect, digest
 from .recorder import Recorder
 from .braze import BrazeClient, Destination, Identifier, RateLimit, TrackRow
 from .braze.endpoints import DeleteRow, delete_users
 from .braze.payload import AttributeSpec, PayloadBuilder, Rejection
 from .dbt_artifacts import DbtManifest, parse_relation
-from .diff import DiffSpec, active_snapshot_count_query, relation
+from .diff import DiffSpec, active_snapshot_count_query, differing_buckets_query, relation
 from .errors import ConfigError, RsyncBrazeError
 from .manifest import Manifest, SyncConfig
 from .merges import MergeRow, merge_users
@@ -116,7 +116,7 @@ class Engine:
         return relation(rel.schema, rel.name), have
 
     def _spec(self, sync: SyncConfig, model_relation: str, unique: bool = False,
-              types: dict[str, str] | None = None) -> DiffSpec:
+              types: dict[str, str] | None = None, digest_relation: str | None = None) -> DiffSpec:
         dest = self.manifest.destinations[sync.destination]
         fields = tuple((m.column, m.attribute) for m in sync.mapping)
         required = tuple((m.column, m.attribute) for m in sync.mapping
@@ -125,7 +125,8 @@ class Engine:
                         sync.identifier_column, fields, required,
                         fields_relation=relation(self.manifest.state_schema, f"fields__{sync.name}"),
                         check_duplicates=not unique,
-                        types=tuple((types or {}).get(m.column, "") for m in sync.mapping) if types else ())
+                        types=tuple((types or {}).get(m.column, "") for m in sync.mapping) if types else (),
+                        digest_relation=digest_relation or "")
 
     def _schema(self, sync: SyncConfig) -> dict[str, AttributeSpec]:
         dest = self.manifest.destinations[sync.destination]
@@ -160,19 +161,38 @@ class Engine:
         if because:
             log.info("sync %s: identifier %s known unique (%s): no duplicate check", sync.name,
                      sync.identifier_column, because)
+        digest_relation = (self.db.ensure_digest(conn, self.manifest.state_schema, sync.name)
+                           if sync.object == "user_attributes" else None)
         conn.commit()
-        return self._spec(sync, model_relation, unique=because is not None, types=types)
+        return self._spec(sync, model_relation, unique=because is not None, types=types,
+                          digest_relation=digest_relation)
 
     def _diff(self, conn: psycopg.Connection, spec: DiffSpec, full: bool, counts: dict[str, int]) -> Iterator[tuple]:
         """Stream the rows needing work (one scan of the model); fill ``counts`` per action as they pass.
 
         ``unchanged`` is derived at the end from the snapshot's count, read in the same repeatable-read
         transaction as the diff, so both see the same state.
+
+        With a digest (digest.py), a first pass finds the buckets where model and snapshot disagree: none, and
+        nothing needs work; only those, and the diff reads only their rows; more than half, and it reads all.
         """
         self.db.consistent_read(conn)
-        active = int(conn.execute(active_snapshot_count_query(spec)).fetchone()[0])
+        buckets = None
+        if spec.digest_relation and not full:
+            active = int(conn.execute(digest.active_count_query(spec.digest_relation)).fetchone()[0])
+            buckets = [b for (b,) in conn.execute(differing_buckets_query(spec))]
+            log.info("%s: %d of %d digest buckets differ from the model", spec.snapshot_relation, len(buckets),
+                     digest.BUCKETS)
+            if not buckets:
+                counts["unchanged"] = active
+                return
+            if len(buckets) > digest.BUCKETS // 2:
+                buckets = None
+        else:
+            active = int(conn.execute(active_snapshot_count_query(spec)).fetchone()[0])
         matched_invalid: set[str] = set()
-        for row in self.db.stream(conn, self.db.diff_query(spec, all_values=full), chunk_size=5000, name="rb_diff"):
+        for row in self.db.stream(conn, self.db.diff_query(spec, all_values=full, buckets=buckets), chunk_size=5000,
+                                  name="rb_diff"):
             action = row[1]
             counts[action] = counts.get(action, 0) + 1
             if action == "invalid" and row[7] and row[0] is not None:
@@ -311,7 +331,8 @@ class Engine:
         spec = self._prepare(read_conn, sync, full_refresh, result=result)
         result.run_id = run_id = self.db.state.start_run(state_conn, schema, sync.name, sync.mode, False)
         client = self.client_factory(destination, self._schema(sync))
-        recorder = Recorder(state_conn, schema, sync.name, run_id, result, db=self.db)
+        recorder = Recorder(state_conn, schema, sync.name, run_id, result, db=self.db,
+                            attrs=[m.attribute for m in sync.mapping])
         counts: dict[str, int] = {}
         try:
             if sync.object in ("events", "purchases"):

@@ -103,4 +103,4 @@ def record(conn: psycopg.Connection, schema: str, sync_name: str, run_id: int,
     for t in (snapshot, fields):
         conn.execute(sql.SQL("delete from {} where id = any(%s)").format(t), (retired,))
     conn.execute(sql.SQL("update {} set row_hash = 0 where id = any(%s)").format(snapshot), (surviving,))
-    conn.execute(sql.SQL("update {} set field_hashes = '{{}}' where id = any(%s)").format(fields), (surviving,))
+    conn.execute(sql.SQL("update {} set attrs = '{{}}', hashes = '{{}}' where id = any(%s)").format(fields), (surviving,))

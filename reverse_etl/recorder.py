@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -29,8 +30,9 @@ class Recorder:
     """Buffers acknowledgements and rejections; commits them with the run counters, a batch at a time."""
 
     def __init__(self, conn: psycopg.Connection, schema: str, sync_name: str, run_id: int, result: SyncResult,
-                 db: dialect.Postgres = dialect.POSTGRES):
+                 db: dialect.Postgres = dialect.POSTGRES, attrs: Sequence[str] = ()):
         self.db = db  # whose state/ledger/merges writes to use
+        self.attrs = list(attrs)  # the sync's mapped attributes, in order: what the diff's field hashes are of
         self.conn, self.schema, self.sync_name, self.run_id, self.result = conn, schema, sync_name, run_id, result
         self.acks: list[tuple[str, int, dict, str]] = []
         self.deleted: list[str] = []
@@ -96,7 +98,7 @@ class Recorder:
         with self.conn.transaction():
             self.db.merges.record(self.conn, self.schema, self.sync_name, self.run_id, self.merges)
             self.db.ledger.record(self.conn, self.schema, self.sync_name, self.run_id, self.events)
-            self.db.state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks)
+            self.db.state.upsert_snapshot(self.conn, self.schema, self.sync_name, self.run_id, self.acks, self.attrs)
             self.db.state.delete_from_snapshot(self.conn, self.schema, self.sync_name, self.deleted)
             self.db.state.record_rejections(self.conn, self.schema, self.run_id, self.sync_name, self.rejections)
             self.db.state.add_counts(self.conn, self.schema, self.run_id, self.counts)

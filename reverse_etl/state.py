@@ -5,6 +5,7 @@
     sync_rejections        rows not delivered, with the field and reason, per run
     snapshot__<sync>       per row Braze acknowledged: id, row hash, status, when (narrow: the diff joins it)
     fields__<sync>         per row: the per-attribute hashes (read only for changed rows, to name the fields)
+    digest__<sync>         per bucket of identifiers: count and xor of the snapshot's row keys (digest.py)
     ledger__<sync>         per event or purchase delivered: its id, when (events are sent once)
     merges__<sync>         per retired id Braze merged into its surviving id (``merges:``), when
 
@@ -14,7 +15,6 @@ by batch: a crash loses at most the batches in flight, which the next run sends 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 import psycopg
@@ -72,9 +72,14 @@ SNAPSHOT_DDL = """
     );
     create table if not exists {fields} (
         id text primary key,
-        field_hashes jsonb not null
+        attrs text[] not null,
+        hashes bigint[] not null
     )
 """
+
+# The per-attribute hashes as a JSON object {attribute: hash} (releases before the digest) -> attrs, hashes.
+FROM_JSON = ("(select coalesce(array_agg(key order by key), array[]::text[]), "
+             "coalesce(array_agg(cast(value as bigint) order by key), array[]::bigint[]) from jsonb_each_text({json}))")
 
 
 def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
@@ -101,15 +106,27 @@ def fields_table(schema: str, sync_name: str) -> sql.Composable:
     return sql.Identifier(schema, f"fields__{sync_name}")
 
 
+def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
+    return conn.execute("select 1 from information_schema.columns where table_schema = %s and table_name = %s "
+                        "and column_name = %s", (schema, table, column)).fetchone() is not None
+
+
 def ensure_snapshot(conn: psycopg.Connection, schema: str, sync_name: str) -> None:
-    """Create the sync's snapshot tables, or move an older snapshot's inline field hashes to their own table."""
+    """Create the sync's snapshot tables, or migrate an older release's: field hashes inline in the snapshot
+    (first cut) or as JSON (before the digest) become the attrs/hashes arrays of the fields table."""
     table, fields = snapshot_table(schema, sync_name), fields_table(schema, sync_name)
     with conn.transaction():
-        inline = conn.execute("select 1 from information_schema.columns where table_schema = %s and table_name = %s "
-                              "and column_name = 'field_hashes'", (schema, f"snapshot__{sync_name}")).fetchone()
+        inline = _has_column(conn, schema, f"snapshot__{sync_name}", "field_hashes")
+        if _has_column(conn, schema, f"fields__{sync_name}", "field_hashes"):
+            conn.execute(sql.SQL("alter table {} add column attrs text[], add column hashes bigint[]").format(fields))
+            conn.execute(sql.SQL("update {0} set (attrs, hashes) = " + FROM_JSON.format(json="field_hashes"))
+                         .format(fields))
+            conn.execute(sql.SQL("alter table {} drop column field_hashes, alter column attrs set not null, "
+                                 "alter column hashes set not null").format(fields))
         conn.execute(sql.SQL(SNAPSHOT_DDL).format(table=table, fields=fields))
         if inline:
-            conn.execute(sql.SQL("insert into {} select id, field_hashes from {} on conflict (id) do nothing")
+            conn.execute(sql.SQL("insert into {} (id, attrs, hashes) select id, j.* from {}, lateral "
+                                 + FROM_JSON.format(json="field_hashes") + " as j on conflict (id) do nothing")
                          .format(fields, table))
             conn.execute(sql.SQL("alter table {} drop column field_hashes").format(table))
             # CLUSTER rewrites the table, so the dropped column's bytes stop costing every diff a scan.
@@ -120,7 +137,7 @@ def ensure_snapshot(conn: psycopg.Connection, schema: str, sync_name: str) -> No
 
 
 def reset_snapshot(conn: psycopg.Connection, schema: str, sync_name: str) -> None:
-    """--full-refresh: forget what was delivered, so every row is sent again."""
+    """--full-refresh: forget what was delivered, so every row is sent again (the digest follows, by trigger)."""
     with conn.transaction():
         conn.execute(sql.SQL("truncate {}, {}").format(snapshot_table(schema, sync_name), fields_table(schema, sync_name)))
 
@@ -183,28 +200,34 @@ def record_rejections(conn: psycopg.Connection, schema: str, run_id: int, sync_n
 
 
 def upsert_snapshot(conn: psycopg.Connection, schema: str, sync_name: str, run_id: int,
-                    rows: Iterable[tuple[str, int, dict | str, str]]) -> int:
-    """Record (id, row_hash, field_hashes, status) rows as acknowledged, inside the caller's transaction
-    (field_hashes as a dict or as the JSON text the diff returned)."""
+                    rows: Iterable[tuple[str, int, dict | str, str]], attrs: Sequence[str] = ()) -> int:
+    """Record (id, row_hash, field_hashes, status) rows as acknowledged, inside the caller's transaction.
+    field_hashes: the text the diff returned (the bigint[] of the hashes of ``attrs``, the sync's mapped
+    attributes in order), or an empty dict (nothing delivered: a removed row)."""
     rows = list(rows)
     if not rows:
         return 0
     with conn.cursor() as cur:
-        cur.execute("create temp table if not exists _rb_ack (id text, row_hash bigint, field_hashes jsonb, status text) "
+        cur.execute("create temp table if not exists _rb_acks (id text, row_hash bigint, field_hashes text, status text) "
                     "on commit delete rows")
-        with cur.copy("copy _rb_ack (id, row_hash, field_hashes, status) from stdin") as copy:
+        with cur.copy("copy _rb_acks (id, row_hash, field_hashes, status) from stdin") as copy:
             for id_, row_hash, hashes, status in rows:
-                copy.write_row((id_, row_hash, hashes if isinstance(hashes, str) else json.dumps(hashes), status))
+                if isinstance(hashes, dict):
+                    if hashes:
+                        raise ValueError("field hashes are stored as the diff returned them, not as a dict")
+                    hashes = "{}"
+                copy.write_row((id_, row_hash, hashes, status))
         cur.execute(sql.SQL(
             "insert into {} (id, row_hash, status, run_id) "
-            "select distinct on (id) id, row_hash, status, %s from _rb_ack "
+            "select distinct on (id) id, row_hash, status, %s from _rb_acks "
             "on conflict (id) do update set row_hash = excluded.row_hash, "
             "status = excluded.status, run_id = excluded.run_id, delivered_at = clock_timestamp()"
         ).format(snapshot_table(schema, sync_name)), (run_id,))
         cur.execute(sql.SQL(
-            "insert into {} (id, field_hashes) select distinct on (id) id, field_hashes from _rb_ack "
-            "on conflict (id) do update set field_hashes = excluded.field_hashes"
-        ).format(fields_table(schema, sync_name)))
+            "insert into {} (id, attrs, hashes) select distinct on (id) id, "
+            "case when field_hashes = '{{}}' then array[]::text[] else %s::text[] end, cast(field_hashes as bigint[]) "
+            "from _rb_acks on conflict (id) do update set attrs = excluded.attrs, hashes = excluded.hashes"
+        ).format(fields_table(schema, sync_name)), (list(attrs),))
     return len(rows)
 
 

@@ -34,20 +34,23 @@ syncs:
 """
 
 
-@pytest.fixture
-def engine(embedded_warehouse, schema, tmp_path, db):
-    state = f"{schema}_state"
+def make_engine(embedded_warehouse, schema, tmp_path, db, rows: int) -> Engine:
+    """The sync of MANIFEST on a model of ``rows`` rows u1..u<rows>, state in schema <schema>_state."""
     db.execute(f'create table "{schema}".users (id text, email text, ltv numeric, "we""ird col" text)')
     db.execute(f'insert into "{schema}".users select \'u\' || g, \'u\' || g || \'@x.org\', g, \'w\' || g '
-               f"from generate_series(1, 20) g")
+               f"from generate_series(1, {rows}) g")
     port = embedded_warehouse.status().port
     (tmp_path / "profiles.yml").write_text(
         f"rsync_braze:\n  target: t\n  outputs:\n    t:\n      type: postgres\n      host: 127.0.0.1\n      port: {port}\n"
         f"      user: postgres\n      password: ''\n      dbname: rsync_braze\n      schema: {schema}\n      threads: 1\n")
-    (tmp_path / "rsync_braze.yml").write_text(textwrap.dedent(MANIFEST.format(state=state, schema=schema)))
-    eng = Engine(load(tmp_path / "rsync_braze.yml"), resolve(tmp_path, str(tmp_path)), tmp_path)
-    yield eng
-    db.execute(f'drop schema if exists "{state}" cascade')
+    (tmp_path / "rsync_braze.yml").write_text(textwrap.dedent(MANIFEST.format(state=f"{schema}_state", schema=schema)))
+    return Engine(load(tmp_path / "rsync_braze.yml"), resolve(tmp_path, str(tmp_path)), tmp_path)
+
+
+@pytest.fixture
+def engine(embedded_warehouse, schema, tmp_path, db):
+    yield make_engine(embedded_warehouse, schema, tmp_path, db, 20)
+    db.execute(f'drop schema if exists "{schema}_state" cascade')
 
 
 def deliver_everything(engine, db):
@@ -55,11 +58,12 @@ def deliver_everything(engine, db):
     sync = select_syncs(engine.manifest, ())[0]
     with psycopg.connect(db.info.dsn) as conn:
         spec = engine._prepare(conn, sync, full_refresh=False)
-    db.execute(f"create temp table delivered as select _rb_id, _rb_row_hash, cast(_rb_field_hashes as jsonb) as _rb_field_hashes from ({diff_query(spec)}) d "
+    db.execute(f"create temp table delivered as select _rb_id, _rb_row_hash, cast(_rb_field_hashes as bigint[]) as _rb_field_hashes from ({diff_query(spec)}) d "
                f"where _rb_action = 'new'")
     db.execute(f"insert into {spec.snapshot_relation} (id, row_hash, status, run_id) "
                f"select _rb_id, _rb_row_hash, 'delivered', 0 from delivered")
-    db.execute(f"insert into {spec.fields_relation} (id, field_hashes) select _rb_id, _rb_field_hashes from delivered")
+    db.execute(f"insert into {spec.fields_relation} (id, attrs, hashes) select _rb_id, %s, _rb_field_hashes from delivered",
+               ([attr for _, attr in spec.fields],))
     db.execute("drop table delivered")
 
 
@@ -201,7 +205,7 @@ def test_old_snapshot_layout_is_migrated(engine, db):
     cols = {r[0] for r in db.execute("select column_name from information_schema.columns where table_schema = %s "
                                      "and table_name = 'snapshot__users'", (state,))}
     assert "field_hashes" not in cols
-    assert db.execute(f'select field_hashes from "{state}".fields__users').fetchall() == [({"email": 5},)]
+    assert db.execute(f'select attrs, hashes from "{state}".fields__users').fetchall() == [(["email"], [5])]
     result = engine.plan(sync)
     # u1's delivered hashes are made up: all its fields differ; the 19 other rows are new.
     assert result.counts["updated"] == 1 and result.counts["created"] == 19
@@ -212,7 +216,7 @@ def _all_delivered(db, schema: str, rows: int) -> DiffSpec:
     """A model of ``rows`` rows, every one delivered with another hash (statistics up to date): its DiffSpec."""
     db.execute(f'create table "{schema}".m as select g::text as id, g as v from generate_series(1, {rows}) g')
     db.execute(f'create table "{schema}".s (id text primary key, row_hash bigint, status text)')
-    db.execute(f'create table "{schema}".f (id text primary key, field_hashes jsonb)')
+    db.execute(f'create table "{schema}".f (id text primary key, attrs text[], hashes bigint[])')
     db.execute(f"""insert into "{schema}".s select id, 0, 'delivered' from "{schema}".m""")
     db.execute(f'analyze "{schema}".m')
     db.execute(f'analyze "{schema}".s')

@@ -39,11 +39,12 @@ class DuckExpressions(diff.Expressions):
     def field_hash(self, column: str, kind: str) -> str:
         return f"hash({column})"
 
-    def hashes_json(self, pairs: str) -> str:
+    def hashes_out(self, attrs: list[str], hashes: list[str]) -> str:
+        pairs = ", ".join(f"{_literal(a)}, {h}" for a, h in zip(attrs, hashes))
         return f"cast(json_object({pairs}) as varchar)"
 
     # An attribute changed when its delivered hash (a JSON number, read as text) differs from the new one.
-    def delivered_hash(self, attr: str) -> str:
+    def delivered_hash(self, attr: str, position: int) -> str:
         return f"json_extract_string(b._rb_old_hashes, {_json_path(attr)})"
 
     def comparable_hash(self, new_hash: str) -> str:
@@ -52,7 +53,9 @@ class DuckExpressions(diff.Expressions):
     def non_null_array(self, items: str) -> str:
         return f"list_filter([{items}], lambda x: x is not null)"
 
-    def duplicates(self, spec: DiffSpec) -> tuple[str, str, str]:
+    def duplicates(self, spec: DiffSpec, restricted: bool = False) -> tuple[str, str, str]:
+        if restricted:
+            raise ValueError("DuckDB keeps no snapshot digest: its duplicate check reads the whole model")
         return (f"""duplicated as materialized (
         select cast({q(spec.id_column)} as varchar) as _rb_dup_id from {spec.model_relation}
         where {q(spec.id_column)} is not null group by 1 having count(*) > 1
@@ -69,6 +72,8 @@ class DuckExpressions(diff.Expressions):
 DUCKDB = DuckExpressions()
 
 
-def diff_query(spec: DiffSpec, all_values: bool = False) -> str:
+def diff_query(spec: DiffSpec, all_values: bool = False, buckets: None = None) -> str:
     """The rows needing work, with columns ``diff.OUTPUT`` then the mapped columns as ``_rb_v<i>``."""
+    if buckets is not None:
+        raise ValueError("DuckDB keeps no snapshot digest (no triggers): its diff reads every bucket")
     return diff.diff_query(spec, all_values=all_values, expressions=DUCKDB)

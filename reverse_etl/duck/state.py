@@ -161,8 +161,9 @@ def record_rejections(conn: DuckConnection, schema: str, run_id: int, sync_name:
 
 
 def upsert_snapshot(conn: DuckConnection, schema: str, sync_name: str, run_id: int,
-                    rows: Iterable[tuple[str, int, dict | str, str]]) -> int:
-    """Record (id, row_hash, field_hashes, status) rows as acknowledged, inside the caller's transaction."""
+                    rows: Iterable[tuple[str, int, dict | str, str]], attrs: Sequence[str] = ()) -> int:
+    """Record (id, row_hash, field_hashes, status) rows as acknowledged, inside the caller's transaction
+    (field_hashes: the diff's JSON text, which names its attributes: ``attrs`` is not needed here)."""
     # The last acknowledgement of an id wins: DuckDB refuses to update one row twice in one statement.
     latest = {id_: (row_hash, hashes, status) for id_, row_hash, hashes, status in rows}
     if not latest:
