@@ -42,9 +42,14 @@ class Postgres:
     def merges(self):
         return import_module(f"{self.package}.merges")
 
-    def diff_query(self, spec, all_values: bool = False, buckets: Sequence[int] | None = None) -> str:
-        """The diff (``buckets``: of these digest buckets only; PostgreSQL, see digest.py)."""
-        return import_module(f"{self.package}.diff").diff_query(spec, all_values=all_values, buckets=buckets)
+    def diff_query(self, spec, all_values: bool = False, buckets: Sequence[int] | None = None,
+                   lean: bool = False) -> str:
+        """The diff (``buckets``: of these digest buckets only, ``lean``: with the lean duplicate check;
+        PostgreSQL, see digest.py and diff.diff_query)."""
+        if buckets is None:
+            return import_module(f"{self.package}.diff").diff_query(spec, all_values=all_values)
+        return import_module(f"{self.package}.diff").diff_query(spec, all_values=all_values, buckets=buckets,
+                                                                lean_duplicates=lean)
 
     def ensure_digest(self, conn, schema: str, sync_name: str) -> str | None:
         """The quoted digest table of a sync's snapshot, created with its triggers if missing (digest.py), or

@@ -40,8 +40,10 @@ ACTIONS = ("new", "changed", "unchanged", "removed", "invalid")
 # _rb_field_hashes is the text of the per-attribute hashes as the warehouse stores them (PostgreSQL: a bigint[]
 # in mapping order; DuckDB: JSON {attribute: hash}); the engine stores it as is, without parsing it;
 # _rb_changed lists the attributes whose hash differs from the delivered one (changed rows only).
+# _rb_balance (lean duplicate check only, else null): on every row, the model rows without an active snapshot
+# row minus the rows removed, over the whole result: see diff_query.
 OUTPUT = ("_rb_id", "_rb_action", "_rb_reason", "_rb_row_hash", "_rb_field_hashes", "_rb_changed",
-          "_rb_old_status", "_rb_matched")
+          "_rb_old_status", "_rb_matched", "_rb_balance")
 
 
 def q(name: str) -> str:
@@ -211,11 +213,19 @@ def _in_buckets(buckets: Sequence[int]) -> str:
 
 
 def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = False,
-               expressions: Expressions = POSTGRES, buckets: Sequence[int] | None = None) -> str:
+               expressions: Expressions = POSTGRES, buckets: Sequence[int] | None = None,
+               lean_duplicates: bool = False) -> str:
     """The rows needing work, with columns :data:`OUTPUT` then the mapped columns as ``_rb_v<i>`` (typed
     as in the model). ``all_values`` also returns unchanged rows with their values (full-mode syncs).
     ``buckets``: only the rows of these digest buckets (:func:`differing_buckets_query`), model and snapshot
-    alike; every other bucket was found equal to what Braze holds."""
+    alike; every other bucket was found equal to what Braze holds.
+
+    ``lean_duplicates`` (with ``buckets``): the duplicate check groups only the result's rows that have no
+    active snapshot row (two such rows with one identifier are both in the result), and every row carries
+    ``_rb_balance``, those rows' count minus the removed rows'. Without duplicates among the rows that match
+    an active snapshot row, each model row of the buckets is either one of those or matches one snapshot row,
+    and each active snapshot row is matched or removed, so the balance equals the buckets' model rows minus
+    their snapshot rows (from the digest pass); when it does not, the engine runs the full check."""
     x = expressions
     n = len(spec.fields)
     model_where = snapshot_where = ""
@@ -244,7 +254,19 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
                            for i, (col, attr) in enumerate(spec.fields) if (col, attr) in spec.required)
         return f"case {missing} end" if missing else f"cast(null as {x.text})"
 
-    duplicated, dup_join, dup_col = x.duplicates(spec, buckets is not None) if spec.check_duplicates else ("", "", x.no_duplicate())
+    lean = lean_duplicates and spec.check_duplicates and buckets is not None
+    duplicated, dup_join, dup_col = (x.duplicates(spec, buckets is not None) if spec.check_duplicates and not lean
+                                     else ("", "", x.no_duplicate()))
+    unmatched = "(_rb_snapshot_id is null or _rb_old_status = 'removed')"  # no active snapshot row
+    new_dups, a_from, is_dup, balance = "", "compared as c", "c._rb_duplicate is not null", "cast(null as bigint)"
+    if lean:
+        new_dups = f"""new_dups as materialized (
+        select _rb_id as _rb_dup_id from compared where _rb_id is not null and {unmatched} group by 1 having count(*) > 1
+    ),"""
+        a_from = "compared as c left join new_dups as nd on nd._rb_dup_id = c._rb_id"
+        is_dup = "(c._rb_duplicate is not null or nd._rb_dup_id is not null)"
+        balance = (f"sum(case when b._rb_action = 'removed' then -1 when b._rb_in_model and {unmatched.replace('_rb_', 'b._rb_')} "
+                   "then 1 else 0 end) over ()")
     # The filter is evaluated on every row of the join: keep it to cheap comparisons (a null id never matches
     # the snapshot, so it passes the first test); the action is worked out only for the rows it lets through.
     # PostgreSQL inlines the model subquery into the join's filter, so each mention of _rb_row_hash there is
@@ -269,17 +291,18 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
         full outer join (select id, row_hash, status from {spec.snapshot_relation} {snapshot_where}) as s on s.id = m._rb_id
         where (m._rb_in_model or s.status <> 'removed') {needs_work}
     ),
+    {new_dups}
     a as (
-        select c.*, {missing_case('c')} as _rb_missing,
+        select c.*, {missing_case('c')} as _rb_missing, {is_dup} as _rb_is_dup,
             case
-                when _rb_in_model is null then 'removed'
-                when _rb_id is null or _rb_duplicate is not null or {missing_case('c')} is not null then 'invalid'
-                when _rb_snapshot_id is null or _rb_old_status = 'removed' then 'new'
-                when _rb_old_row_hash = _rb_row_hash then 'unchanged'
+                when c._rb_in_model is null then 'removed'
+                when c._rb_id is null or {is_dup} or {missing_case('c')} is not null then 'invalid'
+                when c._rb_snapshot_id is null or c._rb_old_status = 'removed' then 'new'
+                when c._rb_old_row_hash = c._rb_row_hash then 'unchanged'
                 else 'changed'
             end as _rb_action
             {field_hashes}
-        from compared as c
+        from {a_from}
     ),
     b as (
         {x.with_old_hashes(spec)}
@@ -288,13 +311,13 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
         case
             when b._rb_action <> 'invalid' then null
             when b._rb_id is null then 'identifier is null'
-            when b._rb_duplicate is not null then 'identifier is not unique in the model'
+            when b._rb_is_dup then 'identifier is not unique in the model'
             else b._rb_missing
         end as _rb_reason,
         b._rb_row_hash,
         case when b._rb_in_model then {new_hashes} end as _rb_field_hashes,
         case when b._rb_action = 'changed' then {changed} end as _rb_changed,
-        b._rb_old_status, b._rb_snapshot_id is not null as _rb_matched
+        b._rb_old_status, b._rb_snapshot_id is not null as _rb_matched, {balance} as _rb_balance
         {''.join(f', {outputs[i]} as {v[i]}' for i in range(n))}
     from b
     """
@@ -303,11 +326,12 @@ def diff_query(spec: DiffSpec, dialect: str = "postgres", all_values: bool = Fal
 
 
 def differing_buckets_query(spec: DiffSpec) -> str:
-    """The digest buckets where the model and the snapshot disagree (count or xor of row keys, digest.py): one
-    pass over the model that hashes every row and sums it per bucket, then a join of 65,536 rows at most."""
+    """(bucket, model rows, snapshot rows) of the digest buckets where the model and the snapshot disagree
+    (count or xor of row keys, digest.py): one pass over the model that hashes every row and sums it per
+    bucket, then a join of 65,536 rows at most."""
     row = POSTGRES.row_hash(spec, [f"m0.{q(c)}" for c, _ in spec.fields])
     return f"""
-    select coalesce(m.bucket, d.bucket) from (
+    select coalesce(m.bucket, d.bucket), coalesce(m.n, 0), coalesce(d.n, 0) from (
         select {digest.bucket('h._rb_idh')} as bucket, count(*) as n, bit_xor({digest.row_key('h._rb_row_hash', 'h._rb_idh')}) as x
         from (
             select {digest.id_hash(f'cast(m0.{q(spec.id_column)} as text)')} as _rb_idh, {row} as _rb_row_hash

@@ -13,6 +13,7 @@ One run of one sync:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import threading
@@ -81,6 +82,7 @@ class Engine:
         self.project_dir = project_dir
         self.dbt = DbtManifest(project_dir)
         self.client_factory = client_factory or (lambda dest, schema: BrazeClient(dest, schema=schema))
+        self._shapes: dict[str, tuple] = {}  # _shape's cache, by sync name
 
     # ------------------------------------------------------------------------------------------ helpers
     def _stopping(self, result: SyncResult) -> bool:
@@ -168,7 +170,7 @@ class Engine:
                           digest_relation=digest_relation)
 
     def _diff(self, conn: psycopg.Connection, spec: DiffSpec, full: bool, counts: dict[str, int]) -> Iterator[tuple]:
-        """Stream the rows needing work (one scan of the model); fill ``counts`` per action as they pass.
+        """Stream the rows needing work; fill ``counts`` per action as they pass.
 
         ``unchanged`` is derived at the end from the snapshot's count, read in the same repeatable-read
         transaction as the diff, so both see the same state.
@@ -177,22 +179,23 @@ class Engine:
         nothing needs work; only those, and the diff reads only their rows; more than half, and it reads all.
         """
         self.db.consistent_read(conn)
-        buckets = None
+        buckets, balance = None, 0
         if spec.digest_relation and not full:
             active = int(conn.execute(digest.active_count_query(spec.digest_relation)).fetchone()[0])
-            buckets = [b for (b,) in conn.execute(differing_buckets_query(spec))]
-            log.info("%s: %d of %d digest buckets differ from the model", spec.snapshot_relation, len(buckets),
+            differing = conn.execute(differing_buckets_query(spec)).fetchall()
+            log.info("%s: %d of %d digest buckets differ from the model", spec.snapshot_relation, len(differing),
                      digest.BUCKETS)
-            if not buckets:
+            if not differing:
                 counts["unchanged"] = active
                 return
-            if len(buckets) > digest.BUCKETS // 2:
-                buckets = None
+            if len(differing) <= digest.BUCKETS // 2:
+                buckets = [b for b, _, _ in differing]
+                balance = sum(model - held for _, model, held in differing)
         else:
             active = int(conn.execute(active_snapshot_count_query(spec)).fetchone()[0])
+        rows = self._diff_rows(conn, spec, full, buckets, balance)
         matched_invalid: set[str] = set()
-        for row in self.db.stream(conn, self.db.diff_query(spec, all_values=full, buckets=buckets), chunk_size=5000,
-                                  name="rb_diff"):
+        for row in rows:
             action = row[1]
             counts[action] = counts.get(action, 0) + 1
             if action == "invalid" and row[7] and row[0] is not None:
@@ -201,19 +204,50 @@ class Engine:
         if not full:
             counts["unchanged"] = active - counts.get("changed", 0) - counts.get("removed", 0) - len(matched_invalid)
 
+    def _diff_rows(self, conn: psycopg.Connection, spec: DiffSpec, full: bool, buckets: list[int] | None,
+                   balance: int) -> Iterator[tuple]:
+        """The diff's rows. Of some buckets with the duplicate check to run: first the lean check (diff.py),
+        then, if its balance shows duplicates among rows matching the snapshot, the full check instead (before
+        any row is handed over)."""
+        lean = buckets is not None and spec.check_duplicates
+        rows = self.db.stream(conn, self.db.diff_query(spec, all_values=full, buckets=buckets, lean=lean),
+                              chunk_size=5000, name="rb_diff")
+        if not lean:
+            return rows
+        first = next(rows, None)
+        if (first[8] if first is not None else 0) == balance:
+            return rows if first is None else itertools.chain((first,), rows)
+        rows.close()
+        log.info("%s: the model repeats identifiers that Braze holds: full duplicate check", spec.snapshot_relation)
+        return self.db.stream(conn, self.db.diff_query(spec, all_values=full, buckets=buckets), chunk_size=5000,
+                              name="rb_diff")
+
+    def _shape(self, sync: SyncConfig) -> tuple[list[tuple[int, str]], list[tuple[int, str]], dict[str, int], bool]:
+        """Per sync, worked out once (it is read for every row): the (position, attribute) pairs sent for a new
+        row (``sync_on`` create) and for a row sent whole again (full mode, or rejected last time: create or
+        update), the position of each attribute sent on update, whether rows may create a profile."""
+        shape = self._shapes.get(sync.name)
+        if shape is None:
+            mapping = list(enumerate(sync.mapping))
+            shape = self._shapes[sync.name] = (
+                [(i, m.attribute) for i, m in mapping if "create" in m.sync_on],
+                [(i, m.attribute) for i, m in mapping if "create" in m.sync_on or "update" in m.sync_on],
+                {m.attribute: i for i, m in mapping if "update" in m.sync_on},
+                any("create" in m.sync_on for _, m in mapping))
+        return shape
+
     def _track_row(self, sync: SyncConfig, row: tuple, full: bool) -> tuple[TrackRow | None, list[str]]:
         """The TrackRow to send for a diff row (None when nothing is to be sent) and the attributes in it."""
-        id_, action, _, _, _, changed_list, old_status, _, *values = row
-        mapping = sync.mapping
-        if action == "new" or full or old_status == "rejected":
-            wanted = [i for i, m in enumerate(mapping) if "create" in m.sync_on or (action != "new" and "update" in m.sync_on)]
-            attrs = {mapping[i].attribute: values[i] for i in wanted if values[i] is not None or action != "new"}
-        else:
-            changed = set(changed_list or ())
-            attrs = {m.attribute: values[i] for i, m in enumerate(mapping) if m.attribute in changed and "update" in m.sync_on}
+        id_, action, _, _, _, changed_list, old_status, _, _, *values = row
+        on_create, on_resend, updatable, create = self._shape(sync)
+        if action == "new":
+            attrs = {a: values[i] for i, a in on_create if values[i] is not None}
+        elif full or old_status == "rejected":
+            attrs = {a: values[i] for i, a in on_resend}
+        else:  # changed: only its changed fields that are sent on update
+            attrs = {a: values[updatable[a]] for a in changed_list or () if a in updatable}
         if not attrs:
             return None, []
-        create = any("create" in m.sync_on for m in mapping)
         return TrackRow(key=id_, identifier=self._identifier(sync, id_), attributes=attrs, create=create), list(attrs)
 
     # ---------------------------------------------------------------------------------------------- plan

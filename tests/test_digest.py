@@ -130,7 +130,7 @@ def test_the_digest_diff_returns_what_the_diff_of_every_row_returns(engine, db, 
     db.execute(f"insert into {t} select * from {t} where id = 'u5'")  # an exact duplicate of a delivered row
     db.execute(f"insert into {t} values ('u6', 'other@x.org', 6, 'w6')")  # a duplicate with other values
     with psycopg.connect(db.info.dsn) as conn:
-        buckets = [b for (b,) in conn.execute(differing_buckets_query(spec))]
+        buckets = [b for b, _, _ in conn.execute(differing_buckets_query(spec))]
     assert 0 < len(buckets) <= 12 < digest.BUCKETS // 2, "the restricted path is the one under test"
     restricted, counts = rows_of(engine, db, spec, restricted=True)
     everything, all_counts = rows_of(engine, db, spec, restricted=False)
@@ -161,9 +161,9 @@ def test_a_first_run_or_a_big_change_joins_every_row(engine, db, monkeypatch):
     seen = []
     original = engine.db.diff_query
 
-    def spy(spec, all_values=False, buckets=None):
+    def spy(spec, all_values=False, buckets=None, lean=False):
         seen.append(buckets)
-        return original(spec, all_values=all_values, buckets=buckets)
+        return original(spec, all_values=all_values, buckets=buckets, lean=lean)
 
     monkeypatch.setattr(engine.db, "diff_query", spy)
     sync = select_syncs(engine.manifest, ())[0]
@@ -240,3 +240,42 @@ def test_two_first_runs_at_once_create_the_digest_once(engine, db):
     assert errors == []
     assert db.execute("select count(*) from pg_indexes where schemaname = %s and tablename = 'snapshot__users' "
                       "and indexdef like '%%(bucket)%%'", (st,)).fetchone()[0] == 1
+
+
+def diff_calls(engine, monkeypatch) -> list[tuple]:
+    """(buckets given, lean) of each diff query the engine builds."""
+    seen: list[tuple] = []
+    original = engine.db.diff_query
+
+    def spy(spec, all_values=False, buckets=None, lean=False):
+        seen.append((buckets is not None, lean))
+        return original(spec, all_values=all_values, buckets=buckets, lean=lean)
+
+    monkeypatch.setattr(engine.db, "diff_query", spy)
+    return seen
+
+
+def test_new_duplicates_are_found_by_the_lean_check_alone(engine, db, schema, monkeypatch):
+    deliver_everything(engine, db)
+    sync, _ = prepared(engine, db)
+    db.execute(f'insert into "{schema}".users values (\'u9001\', \'a@x.org\', 1, \'a\'), (\'u9001\', \'b@x.org\', 2, \'b\'), '
+               f"('u9002', 'c@x.org', 3, 'c')")
+    db.execute(f'update "{schema}".users set ltv = 0 where id = \'u8\'')
+    calls = diff_calls(engine, monkeypatch)
+    result = engine.plan(sync)
+    assert calls == [(True, True)], "no second query: no identifier Braze holds is repeated"
+    assert result.counts["invalid"] == 2 and result.counts["created"] == 1 and result.counts["updated"] == 1
+    assert {r[0] for r in result.rejections} == {"u9001"}
+
+
+def test_a_repeated_identifier_that_braze_holds_brings_the_full_check(engine, db, schema, monkeypatch):
+    """An exact copy of a delivered row, nothing else changed: both rows are unchanged, the lean query returns
+    nothing, but its balance (0) is not the digest's (one more model row than snapshot rows)."""
+    deliver_everything(engine, db)
+    sync, _ = prepared(engine, db)
+    db.execute(f'insert into "{schema}".users select * from "{schema}".users where id = \'u42\'')
+    calls = diff_calls(engine, monkeypatch)
+    result = engine.plan(sync)
+    assert calls == [(True, True), (True, False)]
+    assert result.counts["invalid"] == 2 and result.counts["unchanged"] == 1999
+    assert [r[0] for r in result.rejections] == ["u42", "u42"]

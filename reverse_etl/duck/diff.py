@@ -54,8 +54,7 @@ class DuckExpressions(diff.Expressions):
         return f"list_filter([{items}], lambda x: x is not null)"
 
     def duplicates(self, spec: DiffSpec, restricted: bool = False) -> tuple[str, str, str]:
-        if restricted:
-            raise ValueError("DuckDB keeps no snapshot digest: its duplicate check reads the whole model")
+        # Never restricted: DuckDB has no digest (no triggers), its diff reads every bucket.
         return (f"""duplicated as materialized (
         select cast({q(spec.id_column)} as varchar) as _rb_dup_id from {spec.model_relation}
         where {q(spec.id_column)} is not null group by 1 having count(*) > 1
@@ -72,8 +71,6 @@ class DuckExpressions(diff.Expressions):
 DUCKDB = DuckExpressions()
 
 
-def diff_query(spec: DiffSpec, all_values: bool = False, buckets: None = None) -> str:
+def diff_query(spec: DiffSpec, all_values: bool = False) -> str:
     """The rows needing work, with columns ``diff.OUTPUT`` then the mapped columns as ``_rb_v<i>``."""
-    if buckets is not None:
-        raise ValueError("DuckDB keeps no snapshot digest (no triggers): its diff reads every bucket")
     return diff.diff_query(spec, all_values=all_values, expressions=DUCKDB)
