@@ -13,6 +13,8 @@ One run of one sync:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import logging
 import signal
@@ -267,33 +269,34 @@ class Engine:
             # Merges a run would make first; their retired ids then leave the snapshot, not "removed".
             found = self._pending_merges(conn, sync, spec) if sync.merges else []
             merging = sum(ready for _, _, ready in found)
-            for row in self._diff(conn, spec, full, counts):
-                action = row[1]
-                if action == "invalid":
-                    result.add("invalid")
-                    if len(result.rejections) < 1000:
-                        result.rejections.append((row[0], None, row[2]))
-                    continue
-                if action == "removed":
-                    sent += sync.on_remove != "ignore"
-                    continue
-                track, attrs = self._track_row(sync, row, full)
-                if track is None:
-                    # A changed row whose sendable fields are all as delivered (only create-only fields
-                    # changed, or the row hash's scheme changed): a run sends nothing for it.
-                    quiet += action == "changed" and not full
-                    continue
-                built = builder.build(track)
-                if isinstance(built, Rejection):  # a run would count it rejected, not created or updated
-                    refused[action] = refused.get(action, 0) + 1
-                    result.add("rejected")
-                    if len(result.rejections) < 1000:
-                        result.rejections.append((row[0], None, built.reason))
-                    continue
-                sent += 1
-                for attr in attrs:
-                    result.fields_changed[attr] = result.fields_changed.get(attr, 0) + 1
-                result.add("data_points", sum(a not in NOT_BILLED for a in attrs))
+            with paused_gc():
+                for row in self._diff(conn, spec, full, counts):
+                    action = row[1]
+                    if action == "invalid":
+                        result.add("invalid")
+                        if len(result.rejections) < 1000:
+                            result.rejections.append((row[0], None, row[2]))
+                        continue
+                    if action == "removed":
+                        sent += sync.on_remove != "ignore"
+                        continue
+                    track, attrs = self._track_row(sync, row, full)
+                    if track is None:
+                        # A changed row whose sendable fields are all as delivered (only create-only fields
+                        # changed, or the row hash's scheme changed): a run sends nothing for it.
+                        quiet += action == "changed" and not full
+                        continue
+                    built = builder.build(track)
+                    if isinstance(built, Rejection):  # a run would count it rejected, not created or updated
+                        refused[action] = refused.get(action, 0) + 1
+                        result.add("rejected")
+                        if len(result.rejections) < 1000:
+                            result.rejections.append((row[0], None, built.reason))
+                        continue
+                    sent += 1
+                    for attr in attrs:
+                        result.fields_changed[attr] = result.fields_changed.get(attr, 0) + 1
+                    result.add("data_points", sum(a not in NOT_BILLED for a in attrs))
             conn.rollback()
         # After the diff's own counting (its `unchanged` is derived from `changed`): what a run would report.
         for action, n in refused.items():
@@ -552,6 +555,22 @@ class Engine:
                 recorder.reject(outcome.key, None, outcome.reason or "rejected")
             else:
                 recorder.count("failed")
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused in the block (plan's loop over the diff's rows).
+
+    The loop makes a few short-lived objects per row, none in a cycle (reference counting frees them), yet
+    they trigger the collector, whose full pass over the interpreter's ~150,000 objects (psycopg, sqlglot,
+    click...) cost 0.065 s: every other plan of 10,000 changed rows took 0.15 s of Python instead of 0.07."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def stop_on_sigterm() -> threading.Event:

@@ -312,3 +312,22 @@ def test_merged_persons_are_merged_in_braze_not_deleted(setup, braze):
     assert setup.run(on_remove="delete", extra=extra).counts.get("merged", 0) == 0, "each merge happens once"
     runs = setup.execute("select merged from {st}.sync_runs order by run_id")
     assert runs == [(0,), (1,), (1,), (0,)]
+
+
+def test_paused_gc_restores_the_collector_even_on_error():
+    import gc
+
+    from reverse_etl.engine import paused_gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("a failing plan")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled(), "left as the caller had it"
+    finally:
+        gc.enable()
