@@ -5,8 +5,8 @@ Each identifier falls in one of ``BUCKETS`` buckets (bits of a 64-bit hash of it
 bucket -1). Each row has a *row key*, a 64-bit hash of its identifier and row hash together. Per bucket, the
 digest table ``digest__<sync>`` holds the number of active snapshot rows (not ``removed``) and the xor of their
 row keys. The diff (``diff.py``) first sums the model the same way, in one pass that groups its rows into the
-buckets (a hash table of 65,536 entries stays in the CPU's cache, where the join's hash table of every row
-does not), and compares both: a bucket whose count and xor agree holds the same rows with the same values, so
+buckets (a hash table of 65,536 entries, 11 MB, where a join's holds every snapshot row: 47-70 MB at 1M rows,
+read at random), and compares both: a bucket whose count and xor agree holds the same rows with the same values, so
 it is left out of the join, which then reads a small share of the model and of the snapshot.
 
 Why it is safe:
@@ -105,7 +105,8 @@ def ensure(conn: psycopg.Connection, schema: str, sync_name: str) -> None:
     """Give the sync's snapshot its bucket column, digest table and triggers if it lacks them (a snapshot of an
     older release is summed once, under a lock that holds writers off). Inside the caller's transaction."""
     snapshot = sql.Identifier(schema, f"snapshot__{sync_name}")
-    digest = sql.Identifier(schema, digest_name(sync_name))
+    digest = sql.Identifier(schema, digest_name(sync_name))  # the trigger function has the table's name too
+
     def exists() -> bool:
         return conn.execute("select to_regclass(%s) is not null", (digest.as_string(conn),)).fetchone()[0]
 
