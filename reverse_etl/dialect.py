@@ -11,6 +11,7 @@ open a consistent read, list a relation's columns, build the diff, and for the s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from importlib import import_module
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from .diff import DIFF_SETTINGS
 from .profiles import ConnectionSpec
+
+log = logging.getLogger("reverse_etl.engine")
 
 
 class Postgres:
@@ -54,12 +57,20 @@ class Postgres:
     def ensure_digest(self, conn, schema: str, sync_name: str) -> str | None:
         """The quoted digest table of a sync's snapshot, created with its triggers if missing (digest.py), or
         None where the warehouse has none (PostgreSQL before 14, DuckDB): the diff then joins every row."""
+        import psycopg
+
         from . import digest
         from .diff import relation
         if not digest.supported(conn):
             return None
-        with conn.transaction():
-            digest.ensure(conn, schema, sync_name)
+        try:
+            with conn.transaction():
+                digest.ensure(conn, schema, sync_name)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            log.warning("sync %s: no digest for its snapshot (%s): its diff joins every row. To give it one, run "
+                        "rsync-braze once as the owner of %s.snapshot__%s", sync_name, str(exc).splitlines()[0],
+                        schema, sync_name)
+            return None
         return relation(schema, digest.digest_name(sync_name))
 
     def stream(self, conn, query, params: Sequence[object] | None = None, *, chunk_size: int = 10_000,

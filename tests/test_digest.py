@@ -279,3 +279,35 @@ def test_a_repeated_identifier_that_braze_holds_brings_the_full_check(engine, db
     assert calls == [(True, True), (True, False)]
     assert result.counts["invalid"] == 2 and result.counts["unchanged"] == 1999
     assert [r[0] for r in result.rejections] == ["u42", "u42"]
+
+
+def test_a_role_that_cannot_add_the_triggers_gets_the_plain_diff(embedded_warehouse, schema, tmp_path, db, caplog):
+    """The state tables belong to another role (created by an admin, say): the sync still plans and runs,
+    joining every row, and the log says how to give the snapshot its digest."""
+    engine = make_engine(embedded_warehouse, schema, tmp_path, db, 50)
+    st = engine.manifest.state_schema
+    role = f"r_{schema}"
+    try:
+        with psycopg.connect(db.info.dsn) as conn:
+            state.ensure_schema(conn, st)
+            state.ensure_snapshot(conn, st, "users")
+        db.execute(f'create role "{role}" login')
+        db.execute(f'grant create on database rsync_braze to "{role}"')  # create schema if not exists asks it
+        db.execute(f'grant usage on schema "{schema}" to "{role}"')
+        db.execute(f'grant usage, create on schema "{st}" to "{role}"')
+        db.execute(f'grant select on all tables in schema "{schema}" to "{role}"')
+        db.execute(f'grant select, insert, update, delete on all tables in schema "{st}" to "{role}"')
+        profile = (tmp_path / "profiles.yml").read_text().replace("user: postgres", f"user: {role}")
+        (tmp_path / "profiles.yml").write_text(profile)
+        limited = Engine(load(tmp_path / "rsync_braze.yml"), resolve(tmp_path, str(tmp_path)), tmp_path)
+        sync = select_syncs(limited.manifest, ())[0]
+        with caplog.at_level("WARNING", logger="reverse_etl.engine"):
+            result = limited.plan(sync)
+        assert result.counts["created"] == 50
+        assert "no digest for its snapshot" in caplog.text and "owner of" in caplog.text
+        assert db.execute("select to_regclass(%s)", (f'"{st}".digest__users',)).fetchone()[0] is None
+    finally:
+        db.execute(f'drop schema if exists "{st}" cascade')
+        if db.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
+            db.execute(f'drop owned by "{role}"')
+            db.execute(f'drop role "{role}"')
